@@ -1,0 +1,167 @@
+"""Roles, grants, the caller-scope functions and row-level security.
+
+``zava_owner`` (NOLOGIN) owns the schema; ``zava_reader`` (NOLOGIN) may SELECT and
+nothing else. Tenant tables (inventory, orders, order_items) ENABLE and FORCE row-level
+security with policies "store_id is one of the caller's visible stores"; customers and
+stores are filtered the same way. The caller is the manager id in the transaction-local
+setting ``app.current_rls_user_id``; no setting, a malformed or unknown id sees nothing.
+``managers`` and ``manager_stores`` are not readable by the reader: only the SECURITY
+DEFINER functions read them.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-23
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+READABLE_TABLES = (
+    "stores", "customers", "categories", "product_types", "products",
+    "inventory", "orders", "order_items",
+)
+PRIVATE_TABLES = ("managers", "manager_stores")
+TENANT_TABLES = ("inventory", "orders", "order_items")
+ALL_TABLES = READABLE_TABLES + PRIVATE_TABLES
+
+# One expression decides what a caller sees. The array comes from an initplan, so
+# visible_store_ids() runs once per query, not once per row.
+VISIBLE = "store_id = ANY ((SELECT retail.visible_store_ids())::uuid[])"
+
+UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
+def _create_role(name: str) -> str:
+    return f"""
+    DO $$
+    BEGIN
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = '{name}') THEN
+            CREATE ROLE {name} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+        END IF;
+        IF NOT pg_catalog.pg_has_role(current_user, '{name}', 'MEMBER') THEN
+            EXECUTE pg_catalog.format('GRANT {name} TO %I', current_user);
+        END IF;
+    END
+    $$"""
+
+
+def _drop_role(name: str) -> str:
+    # Roles are cluster-wide: another database may still use them, then they stay.
+    return f"""
+    DO $$
+    BEGIN
+        DROP ROLE IF EXISTS {name};
+    EXCEPTION WHEN dependent_objects_still_exist THEN
+        RAISE NOTICE 'role {name} is still used elsewhere in the cluster; kept';
+    END
+    $$"""
+
+
+def upgrade() -> None:
+    op.execute(_create_role("zava_owner"))
+    op.execute(_create_role("zava_reader"))
+
+    op.execute("ALTER SCHEMA retail OWNER TO zava_owner")
+    for table in ALL_TABLES:
+        op.execute(f"ALTER TABLE retail.{table} OWNER TO zava_owner")
+    op.execute("REVOKE ALL ON SCHEMA retail FROM PUBLIC")
+    op.execute("GRANT USAGE ON SCHEMA retail TO zava_reader")
+    for table in READABLE_TABLES:
+        op.execute(f"GRANT SELECT ON retail.{table} TO zava_reader")
+
+    op.execute(f"""
+    CREATE FUNCTION retail.current_manager_id() RETURNS uuid
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT CASE WHEN setting ~ '{UUID_PATTERN}' THEN setting::uuid END
+        FROM (SELECT current_setting('app.current_rls_user_id', true) AS setting) AS s
+    $$""")
+    op.execute("""
+    COMMENT ON FUNCTION retail.current_manager_id() IS
+        'The caller''s manager id from app.current_rls_user_id, or NULL when unset or malformed'
+    """)
+
+    op.execute("""
+    CREATE FUNCTION retail.current_manager_scope() RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT m.scope FROM retail.managers AS m
+        WHERE m.manager_id = retail.current_manager_id()
+    $$""")
+    op.execute("""
+    COMMENT ON FUNCTION retail.current_manager_scope() IS
+        'store, region or head_office for a known caller; NULL for an unknown one'
+    """)
+
+    op.execute("""
+    CREATE FUNCTION retail.visible_store_ids() RETURNS uuid[]
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT coalesce(array_agg(st.store_id ORDER BY st.store_id), '{}'::uuid[])
+        FROM retail.managers AS m
+        JOIN retail.stores AS st
+          ON m.scope = 'head_office'
+          OR (m.scope = 'region' AND st.region = m.region)
+          OR (m.scope = 'store' AND EXISTS (
+                SELECT FROM retail.manager_stores AS ms
+                WHERE ms.manager_id = m.manager_id AND ms.store_id = st.store_id))
+        WHERE m.manager_id = retail.current_manager_id()
+    $$""")
+    op.execute("""
+    COMMENT ON FUNCTION retail.visible_store_ids() IS
+        'The stores the caller may see: own stores, the region''s, or all for head office; '
+        'empty (deny) for no, a malformed or an unknown caller'
+    """)
+    for function in ("current_manager_id", "current_manager_scope", "visible_store_ids"):
+        op.execute(f"ALTER FUNCTION retail.{function}() OWNER TO zava_owner")
+        op.execute(f"REVOKE ALL ON FUNCTION retail.{function}() FROM PUBLIC")
+        op.execute(f"GRANT EXECUTE ON FUNCTION retail.{function}() TO zava_reader")
+
+    for table in TENANT_TABLES:
+        op.execute(f"ALTER TABLE retail.{table} ENABLE ROW LEVEL SECURITY")
+        op.execute(f"ALTER TABLE retail.{table} FORCE ROW LEVEL SECURITY")
+        op.execute(
+            f"CREATE POLICY {table}_visible_stores ON retail.{table} "
+            f"FOR SELECT TO zava_reader USING ({VISIBLE})"
+        )
+    # stores is read by visible_store_ids() as its owner, so it is not FORCEd.
+    op.execute("ALTER TABLE retail.stores ENABLE ROW LEVEL SECURITY")
+    op.execute(
+        f"CREATE POLICY stores_visible_stores ON retail.stores "
+        f"FOR SELECT TO zava_reader USING ({VISIBLE})"
+    )
+    op.execute("ALTER TABLE retail.customers ENABLE ROW LEVEL SECURITY")
+    op.execute("ALTER TABLE retail.customers FORCE ROW LEVEL SECURITY")
+    # orders is itself filtered, so the EXISTS only finds orders in visible stores.
+    op.execute(f"""
+    CREATE POLICY customers_visible_stores ON retail.customers
+    FOR SELECT TO zava_reader
+    USING ({VISIBLE} OR EXISTS (
+        SELECT FROM retail.orders AS o WHERE o.customer_id = customers.customer_id))
+    """)
+
+
+def downgrade() -> None:
+    for table in (*TENANT_TABLES, "stores", "customers"):
+        op.execute(f"DROP POLICY IF EXISTS {table}_visible_stores ON retail.{table}")
+        op.execute(f"ALTER TABLE retail.{table} NO FORCE ROW LEVEL SECURITY")
+        op.execute(f"ALTER TABLE retail.{table} DISABLE ROW LEVEL SECURITY")
+    for function in ("visible_store_ids", "current_manager_scope", "current_manager_id"):
+        op.execute(f"DROP FUNCTION IF EXISTS retail.{function}()")
+    for table in READABLE_TABLES:
+        op.execute(f"REVOKE SELECT ON retail.{table} FROM zava_reader")
+    op.execute("REVOKE USAGE ON SCHEMA retail FROM zava_reader")
+    for table in ALL_TABLES:
+        op.execute(f"ALTER TABLE retail.{table} OWNER TO CURRENT_USER")
+    op.execute("ALTER SCHEMA retail OWNER TO CURRENT_USER")
+    op.execute(_drop_role("zava_reader"))
+    op.execute(_drop_role("zava_owner"))

@@ -1,0 +1,118 @@
+"""Settings: the one place configuration is read from the environment.
+
+``DATABASE_URL`` (or ``ZAVA_DATABASE_URL``) selects an external PostgreSQL; when it is
+unset the embedded PostgreSQL under ``ZAVA_DATA_DIR`` is used. Every other setting is
+``ZAVA_<NAME>``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+from uuid import UUID
+
+import platformdirs
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+
+from zava.errors import ConfigurationError
+
+_ASYNC_DRIVER = "postgresql+asyncpg"
+
+
+def normalise_database_url(raw: str) -> str:
+    """Return ``raw`` with the asyncpg driver, accepting ``postgres://`` and ``postgresql://``."""
+    try:
+        url = make_url(raw.strip())
+    except Exception as exc:  # sqlalchemy raises ArgumentError with the URL in it
+        raise ConfigurationError(
+            "DATABASE_URL is not a valid URL; expected postgresql://user:password@host:port/db"
+        ) from exc
+    if url.get_backend_name() not in ("postgresql", "postgres"):
+        raise ConfigurationError(
+            f"DATABASE_URL uses '{url.drivername}', but Zava needs PostgreSQL "
+            "(postgresql://user:password@host:port/db)"
+        )
+    return url.set(drivername=_ASYNC_DRIVER).render_as_string(hide_password=False)
+
+
+def mask_database_url(raw: str) -> str:
+    """Return the URL with its password replaced by ``***``."""
+    url: URL = make_url(raw)
+    return url.render_as_string(hide_password=True)
+
+
+class Settings(BaseSettings):
+    """Every setting the product reads, with its environment variable and default."""
+
+    model_config = SettingsConfigDict(env_prefix="ZAVA_", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ZAVA_DATABASE_URL", "DATABASE_URL"),
+        description="External PostgreSQL for the server; unset means the embedded one.",
+    )
+    admin_database_url: str | None = Field(
+        default=None,
+        description="Login used for migrations and seeding; defaults to database_url.",
+    )
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("zava")),
+        description="Where the embedded PostgreSQL keeps its cluster.",
+    )
+    database_name: str = Field(default="zava", description="Database name in the embedded cluster.")
+
+    rls_user: UUID | None = Field(default=None, description="The stdio caller's manager id.")
+    allow_privileged_login: bool = False
+
+    embedding_provider: Literal["local", "openai"] = "local"
+    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_dim: int = Field(default=384, ge=1, le=16000)
+
+    pool_size: int = Field(default=5, ge=1, le=200)
+    pool_max_overflow: int = Field(default=5, ge=0, le=200)
+    pool_timeout_s: float = Field(default=10.0, gt=0)
+    statement_timeout_ms: int = Field(default=30_000, ge=100)
+    lock_timeout_ms: int = Field(default=2_000, ge=10)
+    idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=100)
+    max_rows: int = Field(default=500, ge=1, le=100_000)
+    max_result_bytes: int = Field(default=1_000_000, ge=1_000)
+    application_name: str = "zava"
+
+    read_replica_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    redis_url: str | None = None
+
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @field_validator("database_url", "admin_database_url")
+    @classmethod
+    def _normalise_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return normalise_database_url(value)
+
+    @field_validator("read_replica_urls", mode="before")
+    @classmethod
+    def _split_replicas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part for part in (p.strip() for p in value.split(",")) if part]
+        return value
+
+    @field_validator("read_replica_urls")
+    @classmethod
+    def _normalise_replicas(cls, value: list[str]) -> list[str]:
+        return [normalise_database_url(url) for url in value]
+
+    @property
+    def uses_embedded(self) -> bool:
+        """True when no external database is configured."""
+        return self.database_url is None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Database access: engine and pool, declarative models, unit of work, embedded PostgreSQL."""

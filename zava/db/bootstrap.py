@@ -1,0 +1,54 @@
+"""Database-level set-up that migrations do not own: the database and the login role.
+
+Alembic owns everything inside the database. What lives outside it (the database
+itself, and the deployment's login role) is created here for the embedded cluster; on
+an external PostgreSQL the DBA creates them (see the README).
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from zava.db.embedded import APP_ROLE, EmbeddedCluster
+
+
+async def ensure_database(cluster: EmbeddedCluster) -> None:
+    """Create the cluster's database if it does not exist yet."""
+    conn = await asyncpg.connect(
+        host=str(cluster.socket_dir), port=cluster.port, user="postgres", database="postgres"
+    )
+    try:
+        exists = await conn.fetchval(
+            "SELECT 1 FROM pg_database WHERE datname = $1", cluster.database
+        )
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{cluster.database}"')
+    finally:
+        await conn.close()
+
+
+async def ensure_app_role(cluster: EmbeddedCluster) -> None:
+    """Create the server's least-privilege login role and let it become ``zava_reader``.
+
+    Needs the migrations applied (they create ``zava_reader``).
+    """
+    conn = await asyncpg.connect(
+        host=str(cluster.socket_dir), port=cluster.port, user="postgres",
+        database=cluster.database,
+    )
+    try:
+        await conn.execute(f"""
+        DO $$
+        BEGIN
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+                CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE
+                    NOBYPASSRLS NOINHERIT;
+            END IF;
+            IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'zava_reader') THEN
+                GRANT zava_reader TO {APP_ROLE} WITH INHERIT FALSE, SET TRUE;
+            END IF;
+        END
+        $$""")
+        await conn.execute(f'GRANT CONNECT ON DATABASE "{cluster.database}" TO {APP_ROLE}')
+    finally:
+        await conn.close()

@@ -1,0 +1,50 @@
+"""Which PostgreSQL Zava talks to: the external one from DATABASE_URL or the embedded one."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from zava.config import Settings
+from zava.db import bootstrap, migrations
+from zava.db.embedded import EmbeddedCluster, start_cluster
+from zava.errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    """The URLs to use: ``app_url`` for the server, ``admin_url`` for migrations and seeding."""
+
+    app_url: str
+    admin_url: str
+    embedded: EmbeddedCluster | None = None
+
+
+async def open_target(settings: Settings, *, migrate_embedded: bool = True) -> DatabaseTarget:
+    """Resolve the database; an embedded one is started, created and migrated to head.
+
+    An external database is never migrated implicitly: that is the DBA's decision
+    (``zava db upgrade``).
+    """
+    if settings.database_url is not None:
+        return DatabaseTarget(
+            app_url=settings.database_url,
+            admin_url=settings.admin_database_url or settings.database_url,
+        )
+    cluster = await asyncio.to_thread(start_cluster, settings.data_dir, settings.database_name)
+    await bootstrap.ensure_database(cluster)
+    if migrate_embedded:
+        await migrations.upgrade(
+            cluster.admin_url,
+            embedding_dim=settings.embedding_dim,
+            embedding_model=settings.embedding_model,
+        )
+        await bootstrap.ensure_app_role(cluster)
+    return DatabaseTarget(app_url=cluster.app_url, admin_url=cluster.admin_url, embedded=cluster)
+
+
+def require_admin_url(target: DatabaseTarget) -> str:
+    """The admin URL, or a clear error when none is configured for an external database."""
+    if not target.admin_url:
+        raise ConfigurationError("set ZAVA_ADMIN_DATABASE_URL for migrations and seeding")
+    return target.admin_url

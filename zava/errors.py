@@ -1,0 +1,66 @@
+"""The error taxonomy.
+
+Every error the product raises on purpose is a ``ZavaError`` with a stable ``code``
+that clients and tests can match on, and a message written for the person (or model)
+who has to act on it: what went wrong and what to do about it. Errors are raised where
+the problem is known and rendered once, at the edge (CLI, MCP tool).
+"""
+
+from __future__ import annotations
+
+
+class ZavaError(Exception):
+    """Base class: a problem the product explains to its caller."""
+
+    code = "zava_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ValidationError(ZavaError):
+    """An argument is out of range, malformed or unknown."""
+
+    code = "validation_error"
+
+
+class AuthorizationError(ZavaError):
+    """The caller has no identity, or one that does not exist."""
+
+    code = "authorization_error"
+
+
+class DatabaseError(ZavaError):
+    """PostgreSQL refused or failed a statement; the message is safe to show."""
+
+    code = "database_error"
+
+
+class DatabaseUnavailableError(DatabaseError):
+    """The database cannot be reached (down, restarting, or the pool is exhausted)."""
+
+    code = "database_unavailable"
+
+
+class QueryTimeoutError(DatabaseError):
+    """A statement ran past its time limit and was cancelled."""
+
+    code = "query_timeout"
+
+
+class QueryRejectedError(ZavaError):
+    """The SQL guard refused a free-form query before it reached the database."""
+
+    code = "query_rejected"
+
+
+class ConfigurationError(ZavaError):
+    """Settings, the database or the environment are not as the product needs them."""
+
+    code = "configuration_error"
