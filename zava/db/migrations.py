@@ -31,7 +31,7 @@ def alembic_config(
             f"the migrations folder {SCRIPT_LOCATION} is missing; run Zava from a clone of "
             "the repository (pip install -e .)"
         )
-    kwargs = {"stdout": stdout} if stdout is not None else {}
+    kwargs = {"output_buffer": stdout} if stdout is not None else {}
     config = Config(**kwargs)  # type: ignore[arg-type]
     config.set_main_option("script_location", str(SCRIPT_LOCATION))
     if url is not None:

@@ -1,0 +1,102 @@
+"""Test-session fixtures: one embedded PostgreSQL cluster per run, a migrated template
+database, and a fresh database cloned from it for each test module that asks."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from zava.config import Settings
+from zava.db import bootstrap, migrations
+from zava.db.embedded import EmbeddedCluster, start_cluster, stop_cluster
+from zava.db.engine import create_engine
+
+SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
+TEMPLATE = "zava_template"
+_database_numbers = itertools.count(1)
+
+# The suite chooses its own databases: a developer's DATABASE_URL must not leak in.
+for _name in ("DATABASE_URL", "ZAVA_DATABASE_URL", "ZAVA_ADMIN_DATABASE_URL", "ZAVA_RLS_USER"):
+    os.environ.pop(_name, None)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Iterator[Path]:
+    """A short-lived folder for the test cluster (short path: unix sockets have a limit)."""
+    path = Path(tempfile.mkdtemp(prefix="zt-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path) -> Settings:
+    """Settings pointing at the test cluster."""
+    return Settings(data_dir=data_dir, database_name=TEMPLATE)
+
+
+@pytest.fixture(scope="session")
+def cluster(settings: Settings) -> Iterator[EmbeddedCluster]:
+    """The one embedded PostgreSQL of this test run."""
+    running = start_cluster(settings.data_dir, TEMPLATE)
+    yield running
+    stop_cluster(settings.data_dir)
+
+
+@pytest.fixture(scope="session")
+async def template(cluster: EmbeddedCluster) -> EmbeddedCluster:
+    """A database migrated to head with the login role in place, cloned by other fixtures."""
+    await bootstrap.ensure_database(cluster)
+    await migrations.upgrade(cluster.admin_url)
+    await bootstrap.ensure_app_role(cluster)
+    return cluster
+
+
+async def clone_database(template: EmbeddedCluster, name: str) -> EmbeddedCluster:
+    """A new database ``name`` copied from the template (dropped first if it exists)."""
+    conn = await asyncpg.connect(
+        host=str(template.socket_dir), port=template.port, user="postgres", database="postgres"
+    )
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template.database}"')
+    finally:
+        await conn.close()
+    return dataclasses.replace(template, database=name)
+
+
+@pytest.fixture(scope="module")
+async def database(template: EmbeddedCluster) -> EmbeddedCluster:
+    """A fresh migrated database for one test module."""
+    return await clone_database(template, f"zava_test_{next(_database_numbers)}")
+
+
+@pytest.fixture(scope="module")
+async def admin_engine(database: EmbeddedCluster, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """A superuser engine on the module's database."""
+    engine = create_engine(database.admin_url, settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+async def app_engine(database: EmbeddedCluster, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """An engine logged in as the server's least-privilege role on the module's database."""
+    engine = create_engine(database.app_url, settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def attacks() -> list[str]:
+    """The hostile queries of ``shared/security/attacks.txt``."""
+    lines = (SHARED_DIR / "security" / "attacks.txt").read_text().splitlines()
+    return [line for line in lines if line.strip() and not line.startswith("#")]

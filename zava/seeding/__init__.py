@@ -1,0 +1,1 @@
+"""The demo dataset: its definition (files under ``seed/``), generator and loader."""
