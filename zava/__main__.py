@@ -1,0 +1,5 @@
+"""``python -m zava`` runs the CLI."""
+
+from zava.cli import main
+
+main()
