@@ -1,0 +1,35 @@
+"""The `zava` command line: serve, db, seed, demo, doctor.
+
+Exit codes: 0 success, 1 failure, 2 usage error. Errors are one line on stderr; the
+traceback appears only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from zava.cli.db import db, doctor
+from zava.config import get_settings
+from zava.observability.logging import configure_logging
+
+
+@click.group()
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.option("--log-json", is_flag=True, help="Log JSON lines to stderr.")
+@click.version_option(package_name="zava")
+@click.pass_context
+def main(ctx: click.Context, debug: bool, log_json: bool) -> None:
+    """Zava: retail analytics for AI clients, with every manager seeing only their stores."""
+    try:
+        settings = get_settings()
+    except Exception as exc:
+        click.echo(f"error: invalid settings: {exc}", err=True)
+        sys.exit(1)
+    configure_logging("DEBUG" if debug else settings.log_level, json=log_json or settings.log_json)
+    ctx.obj = {"debug": debug, "settings": settings}
+
+
+main.add_command(db)
+main.add_command(doctor)
