@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=5, ge=1, le=200)
     pool_max_overflow: int = Field(default=5, ge=0, le=200)
     pool_timeout_s: float = Field(default=10.0, gt=0)
+    connect_retry_seconds: float = Field(
+        default=3.0, ge=0, description="How long to retry a failing connection attempt."
+    )
     statement_timeout_ms: int = Field(default=30_000, ge=100)
     lock_timeout_ms: int = Field(default=2_000, ge=10)
     idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=100)
