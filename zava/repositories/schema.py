@@ -33,7 +33,7 @@ TABLE_DESCRIPTIONS = {
 def _describe(table: Table) -> TableInfo:
     columns = []
     for column in table.columns:
-        targets = [fk.target_fullname for fk in column.foreign_keys]
+        targets = [f"{fk.column.table.fullname}.{fk.column.name}" for fk in column.foreign_keys]
         columns.append(ColumnInfo(
             name=column.name,
             data_type=column.type.compile().lower(),

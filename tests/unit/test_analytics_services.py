@@ -1,0 +1,108 @@
+"""Service rules with a fake unit of work: no database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from tests.unit.fakes import FakeUnitOfWork, figures, store
+from zava.errors import ValidationError
+from zava.repositories.results import CustomerCounts, MonthlySales, StockLevel
+from zava.services import analytics
+
+TODAY = dt.date(2026, 11, 23)
+
+
+@pytest.fixture
+def uow() -> FakeUnitOfWork:
+    return FakeUnitOfWork([store("Bellevue"), store("Redmond")])
+
+
+async def test_store_performance_computes_growth_margin_and_insights(uow: FakeUnitOfWork) -> None:
+    # last_30_days on 2026-11-23: [2026-10-25, 2026-11-24), previous [2026-09-25, 2026-10-25)
+    now, before = dt.date(2026, 10, 25), dt.date(2026, 9, 25)
+    uow.sales.by_store_figures[now] = [figures("Bellevue", "1200.00", orders=10, profit="480")]
+    uow.sales.by_store_figures[before] = [figures("Bellevue", "1000.00")]
+    uow.sales.category_figures[now] = [
+        ("Bellevue", figures("Power Tools", "1000.00")),
+        ("Bellevue", figures("Garden & Outdoor", "200.00")),
+    ]
+    uow.sales.category_figures[before] = [
+        ("Bellevue", figures("Power Tools", "500.00")),
+        ("Bellevue", figures("Garden & Outdoor", "500.00")),
+    ]
+    uow.customers.counts = [CustomerCounts("Bellevue", 8, 3, 5)]
+
+    report = await analytics.store_performance(uow, period="last_30_days", today=TODAY)  # type: ignore[arg-type]
+
+    assert (report.start, report.end) == (dt.date(2026, 10, 25), TODAY)
+    bellevue, redmond = report.stores
+    assert bellevue.revenue == 1200.0 and bellevue.average_order_value == 120.0
+    assert bellevue.gross_margin_percent == 40.0
+    assert bellevue.revenue_growth_percent == 20.0
+    assert (bellevue.best_category, bellevue.worst_category) == ("Power Tools", "Garden & Outdoor")
+    assert (bellevue.customers, bellevue.new_customers) == (8, 3)
+    assert "Revenue is up 20.0% on the previous period." in bellevue.insights
+    assert "Power Tools jumped 100% against the previous period." in bellevue.insights
+    assert "Garden & Outdoor fell 60% against the previous period." in bellevue.insights
+    assert redmond.revenue == 0 and redmond.insights == ["Redmond has no sales in this period."]
+
+
+async def test_store_filter_is_case_insensitive_and_limited_to_visible(uow: FakeUnitOfWork) -> None:
+    report = await analytics.store_performance(
+        uow, period="last_month", today=TODAY, store="redmond")  # type: ignore[arg-type]
+    assert [s.store for s in report.stores] == ["Redmond"]
+    with pytest.raises(ValidationError, match="not one of your stores; your stores: Bellevue, Redmond"):
+        await analytics.store_performance(uow, period="last_month", today=TODAY, store="Seattle")  # type: ignore[arg-type]
+
+
+async def test_unknown_period_names_the_valid_ones(uow: FakeUnitOfWork) -> None:
+    with pytest.raises(ValidationError, match="unknown period 'fortnight'; use one of: last_7_days"):
+        await analytics.store_performance(uow, period="fortnight", today=TODAY)  # type: ignore[arg-type]
+
+
+async def test_sales_trend_adds_year_over_year(uow: FakeUnitOfWork) -> None:
+    uow.sales.months = [
+        MonthlySales(dt.date(2025, 11, 1), Decimal("100"), 1, 2),
+        MonthlySales(dt.date(2026, 10, 1), Decimal("90"), 1, 1),
+        MonthlySales(dt.date(2026, 11, 1), Decimal("150"), 2, 3),
+    ]
+    trend = await analytics.sales_trend(uow, months=2, today=TODAY)  # type: ignore[arg-type]
+    assert [p.month for p in trend.months] == ["2026-10", "2026-11"]
+    assert trend.months[1].revenue_year_before == 100.0
+    assert trend.months[1].year_over_year_percent == 50.0
+    assert trend.months[0].year_over_year_percent is None
+    _, (start, end, _ids) = uow.sales.calls[-1]
+    assert (start, end) == (dt.date(2025, 10, 1), dt.date(2026, 11, 24))
+
+
+async def test_top_products_validates_category_and_limit(uow: FakeUnitOfWork) -> None:
+    with pytest.raises(ValidationError, match="unknown category 'Toys'; categories: Garden"):
+        await analytics.top_products(uow, period="last_month", today=TODAY, category="Toys")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="limit must be between 1 and 100"):
+        await analytics.top_products(uow, period="last_month", today=TODAY, limit=0)  # type: ignore[arg-type]
+    result = await analytics.top_products(
+        uow, period="last_month", today=TODAY, category="power tools")  # type: ignore[arg-type]
+    assert (result.start, result.end) == (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+
+
+async def test_low_stock_reports_truncation(uow: FakeUnitOfWork) -> None:
+    uow.inventory.levels = [StockLevel("Bellevue", f"SKU-{i}", "x", "Power Tools", i)
+                            for i in range(5)]
+    result = await analytics.low_stock(uow, threshold=10, limit=3)  # type: ignore[arg-type]
+    assert [i.sku for i in result.items] == ["SKU-0", "SKU-1", "SKU-2"]
+    assert result.truncated is True
+
+
+async def test_table_schemas_lists_columns_and_valid_values(uow: FakeUnitOfWork) -> None:
+    result = await analytics.table_schemas(uow, ["retail.orders", "ORDER_ITEMS"])  # type: ignore[arg-type]
+    orders, items = result.tables
+    assert orders.table == "retail.orders"
+    assert {c.name for c in orders.columns} >= {"store_id", "order_id", "order_date"}
+    assert next(c for c in items.columns if c.name == "product_id").references == \
+        "retail.products.product_id"
+    assert result.store_names == ["Bellevue", "Redmond"]
+    with pytest.raises(ValidationError, match="unknown table 'managers'; valid tables: retail.stores"):
+        await analytics.table_schemas(uow, ["managers"])  # type: ignore[arg-type]
