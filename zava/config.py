@@ -65,11 +65,15 @@ class Settings(BaseSettings):
     database_name: str = Field(default="zava", description="Database name in the embedded cluster.")
 
     rls_user: UUID | None = Field(default=None, description="The stdio caller's manager id.")
+    token_file: Path | None = Field(default=None, description="Hashed bearer tokens (HTTP).")
+    tokens: str | None = Field(default=None, description="Inline '<manager id> <sha256>' pairs.")
     allow_privileged_login: bool = False
 
     embedding_provider: Literal["local", "openai"] = "local"
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_dim: int = Field(default=384, ge=1, le=16000)
+    embedding_model_path: Path | None = Field(
+        default=None, description="Local folder with the embedding model's files.")
 
     pool_size: int = Field(default=5, ge=1, le=200)
     pool_max_overflow: int = Field(default=5, ge=0, le=200)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zava.db.errors import translate_errors
@@ -39,3 +39,16 @@ class InventoryRepository:
         with translate_errors():
             rows = (await self._session.execute(query)).all()
         return [StockLevel(*row) for row in rows]
+
+    async def units_on_hand(self, product_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """Total stock of each product across the caller's stores."""
+        if not product_ids:
+            return {}
+        query = (
+            select(Inventory.product_id, func.sum(Inventory.stock_level))
+            .where(Inventory.product_id.in_(list(product_ids)))
+            .group_by(Inventory.product_id)
+        )
+        with translate_errors():
+            rows = (await self._session.execute(query)).all()
+        return {row[0]: int(row[1]) for row in rows}

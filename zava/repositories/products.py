@@ -9,7 +9,13 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zava.db.errors import translate_errors
-from zava.db.models import Category, Product, ProductDescriptionEmbedding, ProductType
+from zava.db.models import (
+    Category,
+    EmbeddingSpace,
+    Product,
+    ProductDescriptionEmbedding,
+    ProductType,
+)
 from zava.repositories.results import ProductInfo, ProductMatch
 
 
@@ -84,3 +90,10 @@ class ProductRepository:
             for row in rows
             if float(row[-1]) >= min_similarity
         ]
+
+    async def embedding_space(self) -> tuple[str, int] | None:
+        """The (model, dimension) the stored description vectors were made with."""
+        query = select(EmbeddingSpace.model_name, EmbeddingSpace.dimension)
+        with translate_errors():
+            row = (await self._session.execute(query)).one_or_none()
+        return (row[0], int(row[1])) if row else None

@@ -1,0 +1,2 @@
+"""Embedding providers: text in, vectors out (local sentence-transformers, or an
+OpenAI-compatible HTTP API)."""

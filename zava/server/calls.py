@@ -1,0 +1,74 @@
+"""Running one tool call: the caller's identity, timing, the audit line, and errors
+turned into tool errors the model can act on (never a stack trace or server internals)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from loguru import logger
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+
+from zava.errors import ZavaError
+from zava.server.runtime import Runtime
+
+
+@dataclass
+class ToolCall:
+    """What the audit line records about a call (never the values)."""
+
+    tool: str
+    caller: uuid.UUID
+    runtime: Runtime
+    trace_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    query_hash: str | None = None
+    rows: int | None = None
+
+    def record_query(self, sql: str) -> None:
+        """Remember a hash of the query text for the audit line."""
+        self.query_hash = hashlib.sha256(sql.encode()).hexdigest()[:16]
+
+
+def runtime_of(ctx: Context) -> Runtime:
+    """The runtime the server's lifespan created."""
+    runtime: Runtime = ctx.request_context.lifespan_context.runtime
+    return runtime
+
+
+@asynccontextmanager
+async def tool_call(ctx: Context, tool: str) -> AsyncIterator[ToolCall]:
+    """Resolve the caller, then run the body; log one audit line whatever happens."""
+    state = ctx.request_context.lifespan_context
+    try:
+        caller = state.identity.caller(ctx)
+    except ZavaError as exc:
+        raise ToolError(f"{exc.code}: {exc.message}") from exc
+    call = ToolCall(tool=tool, caller=caller, runtime=state.runtime)
+    started = time.perf_counter()
+    outcome = "ok"
+    try:
+        yield call
+    except ZavaError as exc:
+        outcome = exc.code
+        raise ToolError(f"{exc.code}: {exc.message}") from exc
+    except ToolError:
+        outcome = "tool_error"
+        raise
+    except Exception as exc:
+        outcome = "internal_error"
+        logger.opt(exception=exc).error("tool {} failed (trace {})", tool, call.trace_id)
+        raise ToolError(
+            f"internal_error: the call failed unexpectedly (trace id {call.trace_id}); "
+            "try again, or report the trace id"
+        ) from exc
+    finally:
+        logger.bind(audit=True).info(
+            "audit trace={} caller={} tool={} query={} rows={} ms={:.1f} outcome={}",
+            call.trace_id, caller, tool, call.query_hash, call.rows,
+            (time.perf_counter() - started) * 1000, outcome,
+        )

@@ -1,0 +1,65 @@
+"""Resources (schema overview, one per table, the caller's stores) and prompts."""
+
+from __future__ import annotations
+
+import json
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.prompts.base import UserMessage
+
+from zava.server.calls import tool_call
+from zava.services import analytics
+
+
+def register(server: MCPServer) -> None:
+    """Add the resources and prompts to ``server``."""
+
+    @server.resource("zava://schema", mime_type="application/json",
+                     description="Every queryable retail table with its columns")
+    async def schema_overview(ctx: Context) -> str:
+        async with tool_call(ctx, "resource:schema") as call:
+            async with call.runtime.unit(call.caller) as uow:
+                schemas = await analytics.table_schemas(uow, [])
+        return schemas.model_dump_json()
+
+    @server.resource("zava://schema/{table}", mime_type="application/json",
+                     description="One retail table: columns, types, keys")
+    async def table_schema(table: str, ctx: Context) -> str:
+        async with tool_call(ctx, "resource:table") as call:
+            async with call.runtime.unit(call.caller) as uow:
+                schemas = await analytics.table_schemas(uow, [table])
+        return schemas.tables[0].model_dump_json()
+
+    @server.resource("zava://stores", mime_type="application/json",
+                     description="The stores you may see")
+    async def my_stores(ctx: Context) -> str:
+        async with tool_call(ctx, "resource:stores") as call:
+            async with call.runtime.unit(call.caller) as uow:
+                stores = await uow.stores.visible()
+        return json.dumps([{"name": s.name, "location": s.location, "region": s.region,
+                            "is_online": s.is_online} for s in stores])
+
+    @server.prompt(title="Store performance review")
+    def store_performance_review(period: str = "last_30_days") -> list[UserMessage]:
+        """Review how my stores did in a period and what to act on."""
+        return [UserMessage(
+            f"Review my stores' performance for {period}. Call get_store_performance, then "
+            "get_top_products and get_low_stock for the same scope. Summarise revenue, growth, "
+            "margin and the categories driving change, and end with three concrete actions.")]
+
+    @server.prompt(title="Category deep-dive")
+    def category_deep_dive(category: str) -> list[UserMessage]:
+        """Dig into one category: trend, best sellers, stock risks."""
+        return [UserMessage(
+            f"Analyse the {category} category in my stores. Use get_multiple_table_schemas, "
+            "then execute_sales_query for monthly revenue of this category over the last two "
+            "years, get_top_products with category set, and get_low_stock for it. Explain "
+            "seasonality and what to reorder.")]
+
+    @server.prompt(title="Find products like this")
+    def find_similar_products(need: str) -> list[UserMessage]:
+        """Explore the catalog for products that meet a need, with stock."""
+        return [UserMessage(
+            f"A customer needs: {need}. Call semantic_search_products with that need, "
+            "compare the best matches on price and stock in my stores, and suggest what to "
+            "offer and what to restock.")]

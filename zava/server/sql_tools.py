@@ -1,0 +1,112 @@
+"""The Zava-compatible SQL tools: table schemas, guarded queries, query plans."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from zava.security.query_executor import execute_guarded
+from zava.server.calls import tool_call
+from zava.server.rendering import fence, table
+from zava.services import analytics
+from zava.services.reports import TableSchemas
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+MAX_QUERY_CHARS = 100_000
+
+
+class QueryOutput(BaseModel):
+    """Rows of a read-only query, in the caller's stores only."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool = Field(description="True when the row or size cap cut the result")
+    elapsed_ms: float
+
+
+class QueryPlan(BaseModel):
+    """PostgreSQL's plan for a query (estimated; the query is not run)."""
+
+    plan: list[str]
+
+
+def _result(model: BaseModel, text: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text)],
+                          structured_content=model.model_dump(mode="json"))
+
+
+def register(server: MCPServer) -> None:
+    """Add the SQL tools to ``server``."""
+
+    @server.tool(annotations=READ_ONLY)
+    async def get_multiple_table_schemas(
+        table_names: Annotated[list[str], Field(
+            description="Tables to describe, e.g. ['retail.orders', 'retail.order_items']; "
+                        "empty for all", max_length=20)],
+        ctx: Context,
+    ) -> Annotated[CallToolResult, TableSchemas]:
+        """Describe retail tables before writing SQL: columns, types, keys, foreign keys,
+        and valid values (your store names, category names, years with orders)."""
+        async with tool_call(ctx, "get_multiple_table_schemas") as call:
+            async with call.runtime.unit(call.caller) as uow:
+                schemas = await analytics.table_schemas(uow, table_names)
+        lines = []
+        for t in schemas.tables:
+            cols = ", ".join(f"{c.name} {c.type}{' PK' if c.primary_key else ''}"
+                             f"{' -> ' + c.references if c.references else ''}"
+                             for c in t.columns)
+            lines.append(f"{t.table}: {t.description}\n  {cols}")
+        values = (f"stores: {', '.join(schemas.store_names)}\n"
+                  f"categories: {', '.join(schemas.category_names)}\n"
+                  f"order years: {', '.join(map(str, schemas.order_years))}")
+        return _result(schemas, "\n".join(lines) + "\n" + fence(values))
+
+    @server.tool(annotations=READ_ONLY)
+    async def execute_sales_query(
+        postgresql_query: Annotated[str, Field(
+            description="One PostgreSQL SELECT over the retail.* tables",
+            min_length=1, max_length=MAX_QUERY_CHARS)],
+        ctx: Context,
+    ) -> Annotated[CallToolResult, QueryOutput]:
+        """Run one read-only SELECT (WITH/UNION/subqueries allowed) on the retail tables.
+        Only your stores' rows are visible. Results are capped (truncated=true when cut);
+        aggregate in SQL rather than fetching raw rows. Call get_multiple_table_schemas first."""
+        async with tool_call(ctx, "execute_sales_query") as call:
+            call.record_query(postgresql_query)
+            runtime = call.runtime
+            guarded = runtime.guard.check(postgresql_query)
+            async with runtime.unit(call.caller) as uow:
+                result = await execute_guarded(
+                    uow, guarded, max_rows=runtime.settings.max_rows,
+                    max_bytes=runtime.settings.max_result_bytes)
+            call.rows = result.row_count
+        output = QueryOutput(columns=result.columns, rows=result.rows,
+                             row_count=result.row_count, truncated=result.truncated,
+                             elapsed_ms=round(result.elapsed_ms, 2))
+        summary = (f"{result.row_count} rows{' (truncated)' if result.truncated else ''}, "
+                   f"{output.elapsed_ms} ms")
+        return _result(output, summary + "\n" + fence(table(result.columns, result.rows)))
+
+    @server.tool(annotations=READ_ONLY)
+    async def explain_sales_query(
+        postgresql_query: Annotated[str, Field(
+            description="The SELECT to explain (without EXPLAIN)",
+            min_length=1, max_length=MAX_QUERY_CHARS)],
+        ctx: Context,
+    ) -> Annotated[CallToolResult, QueryPlan]:
+        """Show PostgreSQL's estimated plan for a SELECT without running it, to check
+        that a heavy query will use indexes before calling execute_sales_query."""
+        async with tool_call(ctx, "explain_sales_query") as call:
+            call.record_query(postgresql_query)
+            runtime = call.runtime
+            guarded = runtime.guard.check(f"EXPLAIN {postgresql_query}")
+            async with runtime.unit(call.caller) as uow:
+                result = await execute_guarded(uow, guarded, max_rows=1000,
+                                               max_bytes=runtime.settings.max_result_bytes)
+            call.rows = result.row_count
+        plan = QueryPlan(plan=[str(row[0]) for row in result.rows])
+        return _result(plan, "\n".join(plan.plan))
