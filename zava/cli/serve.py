@@ -1,0 +1,96 @@
+"""`zava serve` (stdio or HTTP) and `zava token create`."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import uuid
+from pathlib import Path
+
+import click
+
+from zava.cli.common import run_async, settings_of
+
+
+@click.command()
+@click.option("--transport", type=click.Choice(["stdio", "http"]), default="stdio",
+              show_default=True)
+@click.option("--rls-user", type=click.UUID, envvar="ZAVA_RLS_USER",
+              help="stdio: the manager id every call acts for.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="http: address to bind.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--allowed-host", "allowed_hosts", multiple=True,
+              help="http: another Host name clients use (behind a proxy); repeatable.")
+@click.option("--public-url", help="http: the URL clients use for /mcp, if not host:port.")
+@click.option("--trust-identity-header", is_flag=True,
+              help="http, development only: take the caller from x-rls-user-id.")
+@click.option("--allow-privileged-login", is_flag=True,
+              help="Serve even if the login role is superuser, BYPASSRLS, owner or writer.")
+@click.pass_context
+def serve(ctx: click.Context, transport: str, rls_user: uuid.UUID | None, host: str, port: int,
+          allowed_hosts: tuple[str, ...], public_url: str | None,
+          trust_identity_header: bool, allow_privileged_login: bool) -> None:
+    """Serve the MCP tools over stdio (desktop clients) or streamable HTTP."""
+    from zava.server.app import build_server
+    from zava.server.http import serve_http
+    from zava.server.identity import FixedCaller
+    from zava.server.runtime import open_runtime
+
+    settings = settings_of(ctx)
+    caller = rls_user or settings.rls_user
+    if transport == "stdio" and caller is None:
+        raise click.UsageError("stdio needs an identity: --rls-user <manager id> "
+                               "(or ZAVA_RLS_USER)")
+
+    async def work() -> None:
+        async with open_runtime(settings,
+                                allow_privileged_login=allow_privileged_login) as runtime:
+            if transport == "http":
+                await serve_http(runtime, host=host, port=port,
+                                 trust_identity_header=trust_identity_header,
+                                 allowed_hosts=list(allowed_hosts), public_url=public_url)
+                return
+            assert caller is not None
+            async with runtime.unit(caller):  # refuses an unknown manager, before serving
+                pass
+            server = build_server(settings, FixedCaller(caller), runtime=runtime)
+            await _until_terminated(server.run_stdio_async())
+
+    run_async(ctx, work)
+
+
+async def _until_terminated(serving: object) -> None:
+    """Run ``serving``; SIGTERM or SIGINT cancels it so the pool closes cleanly."""
+    task = asyncio.ensure_future(serving)  # type: ignore[arg-type]
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+
+
+@click.group()
+def token() -> None:
+    """Bearer tokens for the HTTP transport."""
+
+
+@token.command("create")
+@click.option("--manager", type=click.UUID, required=True, help="The manager id it acts for.")
+@click.option("--file", "file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Append the hashed token to this file (ZAVA_TOKEN_FILE).")
+def token_create(manager: uuid.UUID, file: Path | None) -> None:
+    """Make a token: prints it once; only its hash is stored."""
+    from zava.security.identity import hash_token, new_token
+
+    value = new_token()
+    line = f"{manager} {hash_token(value)}\n"
+    if file is not None:
+        with file.open("a") as handle:
+            handle.write(line)
+        file.chmod(0o600)
+        click.echo(f"added to {file}", err=True)
+    else:
+        click.echo(f"ZAVA_TOKENS entry: {line.strip()}", err=True)
+    click.echo(value)

@@ -1,0 +1,97 @@
+"""Streamable HTTP: bearer-token auth, DNS-rebinding protection, /health and /ready."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import uvicorn
+from loguru import logger
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.transport_security import TransportSecuritySettings
+from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from zava.db import migrations
+from zava.errors import ConfigurationError
+from zava.security.identity import TokenStore
+from zava.server.app import build_server
+from zava.server.identity import HashedTokenVerifier, HeaderCaller, TokenCaller
+from zava.server.runtime import Runtime
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def transport_security(host: str, port: int, allowed_hosts: list[str]) -> TransportSecuritySettings:
+    """Accept only requests addressed to this server's own names (DNS-rebinding guard)."""
+    names = {host, "127.0.0.1", "localhost", "[::1]", *allowed_hosts}
+    hosts = sorted({*names, *(f"{n}:{port}" for n in names)})
+    origins = sorted({f"http://{h}" for h in hosts} | {f"https://{h}" for h in hosts})
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True,
+                                     allowed_hosts=hosts, allowed_origins=origins)
+
+
+async def serve_http(
+    runtime: Runtime, *, host: str, port: int, trust_identity_header: bool,
+    allowed_hosts: list[str], public_url: str | None = None,
+) -> None:
+    """Serve MCP at ``/mcp`` until interrupted."""
+    settings = runtime.settings
+    options: dict[str, object] = {}
+    if trust_identity_header:
+        if not is_loopback(host):
+            raise ConfigurationError(
+                "--trust-identity-header lets any client pick its identity; it is refused "
+                f"when binding {host}: bind 127.0.0.1, or use bearer tokens")
+        logger.warning("TRUSTING THE x-rls-user-id HEADER: any local client can act as any "
+                       "manager. Local development only; use bearer tokens in production")
+        identity: HeaderCaller | TokenCaller = HeaderCaller()
+    else:
+        store = TokenStore.load(settings.token_file, settings.tokens)
+        if not store.managers_by_hash:
+            raise ConfigurationError(
+                "no bearer tokens configured: set ZAVA_TOKEN_FILE (create entries with "
+                "`zava token create --manager <id> --file tokens.txt`) or ZAVA_TOKENS")
+        identity = TokenCaller()
+        resource = public_url or f"http://{host}:{port}/mcp"
+        options = {
+            "token_verifier": HashedTokenVerifier(store),
+            "auth": AuthSettings(issuer_url=resource.removesuffix("/mcp"),
+                                 resource_server_url=resource, required_scopes=["zava:read"],
+                                 validate_token_resource=False),
+        }
+    server = build_server(settings, identity, runtime=runtime, **options)  # type: ignore[arg-type]
+
+    @server.custom_route("/health", methods=["GET"])
+    async def health(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "uptime_s": round(runtime.uptime_s, 1)})
+
+    @server.custom_route("/ready", methods=["GET"])
+    async def ready(_: Request) -> JSONResponse:
+        try:
+            async with runtime.engine.connect() as connection:
+                await connection.execute(text("SET LOCAL ROLE zava_reader"))
+                current = await migrations.current_revision(connection)
+        except Exception as exc:
+            return JSONResponse({"status": "unavailable", "database": type(exc).__name__},
+                                status_code=503)
+        head = migrations.head_revision()
+        if current != head:
+            return JSONResponse({"status": "unavailable", "migrations": current, "head": head},
+                                status_code=503)
+        return JSONResponse({"status": "ready", "migrations": current})
+
+    app = server.streamable_http_app(
+        host=host, transport_security=transport_security(host, port, allowed_hosts))
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="on",
+                            access_log=False, timeout_graceful_shutdown=5)
+    logger.info("serving MCP on http://{}:{}/mcp", host, port)
+    await uvicorn.Server(config).serve()
