@@ -75,6 +75,24 @@ def db_sql(ctx: click.Context, revision_range: str) -> None:
     run_async(ctx, work)
 
 
+@db.command("grant-login")
+@click.argument("role")
+@click.pass_context
+def db_grant_login(ctx: click.Context, role: str) -> None:
+    """Let the login ROLE become zava_reader (and nothing else); run as the admin."""
+    from zava.db.bootstrap import grant_reader
+    from zava.db.target import open_target
+
+    settings = settings_of(ctx)
+
+    async def work() -> None:
+        target = await open_target(settings, migrate_embedded=False)
+        await grant_reader(target.admin_url, role)
+        click.echo(f"{role} may now SET ROLE zava_reader", err=True)
+
+    run_async(ctx, work)
+
+
 @db.command("url")
 @click.option("--admin", is_flag=True, help="The migrations/seed login instead of the server's.")
 @click.pass_context

@@ -7,9 +7,14 @@ an external PostgreSQL the DBA creates them (see the README).
 
 from __future__ import annotations
 
+import re
+
 import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from zava.db.embedded import APP_ROLE, EmbeddedCluster
+from zava.errors import ConfigurationError, ValidationError
 
 
 async def ensure_database(cluster: EmbeddedCluster) -> None:
@@ -52,3 +57,24 @@ async def ensure_app_role(cluster: EmbeddedCluster) -> None:
         await conn.execute(f'GRANT CONNECT ON DATABASE "{cluster.database}" TO {APP_ROLE}')
     finally:
         await conn.close()
+
+
+async def grant_reader(admin_url: str, role: str) -> None:
+    """``GRANT zava_reader TO role WITH INHERIT FALSE, SET TRUE``: the role can read only
+    after the unit of work's ``SET LOCAL ROLE zava_reader``."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
+        raise ValidationError(f"{role[:70]!r} is not a plain lower-case role name")
+    engine = create_async_engine(admin_url)
+    try:
+        async with engine.begin() as connection:
+            exists = await connection.scalar(
+                text("SELECT count(*) FROM pg_roles WHERE rolname IN (:role, 'zava_reader')"),
+                {"role": role})
+            if exists != 2:
+                raise ConfigurationError(
+                    f"role {role} or zava_reader does not exist: create the login role, and "
+                    "run `zava db upgrade` first")
+            await connection.execute(
+                text(f"GRANT zava_reader TO {role} WITH INHERIT FALSE, SET TRUE"))
+    finally:
+        await engine.dispose()
