@@ -11,6 +11,7 @@ import sys
 import click
 
 from zava.cli.db import db, doctor
+from zava.cli.seed import seed
 from zava.cli.serve import serve, token
 from zava.config import get_settings
 from zava.observability.logging import configure_logging
@@ -34,5 +35,6 @@ def main(ctx: click.Context, debug: bool, log_json: bool) -> None:
 
 main.add_command(db)
 main.add_command(doctor)
+main.add_command(seed)
 main.add_command(serve)
 main.add_command(token)

@@ -55,7 +55,7 @@ class LocalEmbedder:
                     raise ConfigurationError(
                         f"the local embedder is not installed: {INSTALL_HINT}") from exc
                 model = SentenceTransformer(self._location, device="cpu")
-                size = model.get_sentence_embedding_dimension()
+                size = model.get_embedding_dimension()
                 if size != self.dimension:
                     raise ConfigurationError(
                         f"model {self.model_name} makes {size}-dimensional vectors, but "
