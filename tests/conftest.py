@@ -4,6 +4,7 @@ database, and a fresh database cloned from it for each test module that asks."""
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import itertools
 import os
 import shutil
@@ -100,3 +101,43 @@ def attacks() -> list[str]:
     """The hostile queries of ``shared/security/attacks.txt``."""
     lines = (SHARED_DIR / "security" / "attacks.txt").read_text().splitlines()
     return [line for line in lines if line.strip() and not line.startswith("#")]
+
+
+SEED_END_DATE = datetime.datetime.now(datetime.UTC).date()
+
+
+@pytest.fixture(scope="session")
+async def seeded_template(template: EmbeddedCluster) -> EmbeddedCluster:
+    """A database with the tiny seed loaded, cloned by the seeded fixtures."""
+    from zava.seeding.generator import DatasetGenerator
+    from zava.seeding.loader import load_dataset
+    from zava.seeding.sizes import DEFAULT_SEED, SIZES
+
+    seeded = await clone_database(template, "zava_seeded_template")
+    await load_dataset(seeded.admin_url, DatasetGenerator(SIZES["tiny"], DEFAULT_SEED,
+                                                          SEED_END_DATE), quiet=True)
+    return seeded
+
+
+@pytest.fixture(scope="module")
+async def seeded_database(seeded_template: EmbeddedCluster) -> EmbeddedCluster:
+    """A fresh copy of the tiny-seeded database for one test module."""
+    return await clone_database(seeded_template, f"zava_seeded_{next(_database_numbers)}")
+
+
+@pytest.fixture(scope="module")
+async def seeded_admin_engine(seeded_database: EmbeddedCluster,
+                              settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """A superuser engine on the module's seeded database."""
+    engine = create_engine(seeded_database.admin_url, settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+async def seeded_app_engine(seeded_database: EmbeddedCluster,
+                            settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """The server's least-privilege engine on the module's seeded database."""
+    engine = create_engine(seeded_database.app_url, settings)
+    yield engine
+    await engine.dispose()

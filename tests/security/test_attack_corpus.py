@@ -19,6 +19,7 @@ from tests.security.corpus import (
     run_as,
 )
 from zava.config import Settings
+from zava.db.embedded import EmbeddedCluster
 from zava.db.unit_of_work import UnitOfWork
 from zava.errors import QueryRejectedError, QueryTimeoutError, ZavaError
 from zava.security.sql_guard import SqlGuard
@@ -26,7 +27,7 @@ from zava.security.sql_guard import SqlGuard
 ATTACKS = [line for line in (SHARED_DIR / "security" / "attacks.txt").read_text().splitlines()
            if line.strip() and not line.startswith("#")]
 WRITE_OR_DDL = re.compile(
-    r"\b(INSERT|UPDATE|DELETE|TRUNCATE|CREATE|DROP|ALTER|INTO|LOCK|COPY|VACUUM|NOTIFY|"
+    r"\b(INSERT|UPDATE|DELETE|TRUNCATE|CREATE|DROP|ALTER|INTO|LOCK|COPY|VACUUM|"
     r"FOR UPDATE|FOR SHARE|SET ROLE|SESSION AUTHORIZATION)\b", re.IGNORECASE)
 # PREPARE only parses (nothing runs), so it is no write to stop.
 WRITES = [line for line in ATTACKS
@@ -100,3 +101,21 @@ async def test_superuser_login_with_the_guard_still_sees_only_the_callers_rows(
         return
     assert not foreign_store_ids(result, SEATTLE) or "customers" in attack
     assert await database_fingerprint(seeded_admin_engine) == pristine
+
+
+async def test_without_the_guard_a_notify_is_never_delivered(
+    seeded_database: EmbeddedCluster, seeded_app_engine: AsyncEngine, settings: Settings
+) -> None:
+    """NOTIFY is queued until commit; a read unit always rolls back."""
+    listener = await asyncpg.connect(host=str(seeded_database.socket_dir),
+                                     port=seeded_database.port, user="postgres",
+                                     database=seeded_database.database)
+    received: list[str] = []
+    await listener.add_listener("zava", lambda *args: received.append(args[-1]))
+    try:
+        async with UnitOfWork(seeded_app_engine, settings, SEATTLE.manager_id) as uow:
+            await (await uow.driver_connection()).execute("NOTIFY zava, 'hello'")
+        await listener.execute("SELECT 1")  # give a delivery the chance to arrive
+    finally:
+        await listener.close()
+    assert received == []
