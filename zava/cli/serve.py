@@ -53,7 +53,7 @@ def serve(ctx: click.Context, transport: str, rls_user: uuid.UUID | None, host: 
             assert caller is not None
             async with runtime.unit(caller):  # refuses an unknown manager, before serving
                 pass
-            server = build_server(settings, FixedCaller(caller), runtime=runtime)
+            server = build_server(runtime, FixedCaller(caller))
             await _until_terminated(server.run_stdio_async())
 
     run_async(ctx, work)

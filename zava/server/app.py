@@ -10,10 +10,9 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 
 from zava import __version__
-from zava.config import Settings
 from zava.server import business_tools, general_tools, resources, sql_tools
 from zava.server.identity import CallerResolver
-from zava.server.runtime import Runtime, open_runtime
+from zava.server.runtime import Runtime
 
 INSTRUCTIONS = """Zava retail analytics (a DIY/home-improvement retailer, 8 Washington stores).
 You see only the stores you manage. Prefer the typed tools (get_store_performance,
@@ -31,22 +30,14 @@ class ServerState:
 
 
 def build_server(
-    settings: Settings,
-    identity: CallerResolver,
-    *,
-    allow_privileged_login: bool = False,
-    runtime: Runtime | None = None,
-    **server_options: Any,
+    runtime: Runtime, identity: CallerResolver, **server_options: Any
 ) -> MCPServer[ServerState]:
-    """The configured server; its lifespan opens the runtime (unless one is given)."""
+    """The server for an open runtime; ``server_options`` go to ``MCPServer`` (auth)."""
+    state = ServerState(runtime, identity)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[ServerState]) -> AsyncIterator[ServerState]:
-        if runtime is not None:
-            yield ServerState(runtime, identity)
-            return
-        async with open_runtime(settings, allow_privileged_login=allow_privileged_login) as rt:
-            yield ServerState(rt, identity)
+        yield state
 
     server: MCPServer[ServerState] = MCPServer(
         name="zava", title="Zava retail analytics", instructions=INSTRUCTIONS,
@@ -55,5 +46,5 @@ def build_server(
     sql_tools.register(server)
     business_tools.register(server)
     general_tools.register(server)
-    resources.register(server)
+    resources.register(server, state)
     return server

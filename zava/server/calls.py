@@ -7,8 +7,9 @@ import hashlib
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from loguru import logger
 from mcp.server.mcpserver import Context
@@ -40,10 +41,14 @@ def runtime_of(ctx: Context) -> Runtime:
     return runtime
 
 
+def tool_call(ctx: Context, tool: str) -> AbstractAsyncContextManager[ToolCall]:
+    """``call_as`` for a tool: the server state comes from the request context."""
+    return call_as(ctx.request_context.lifespan_context, ctx, tool)
+
+
 @asynccontextmanager
-async def tool_call(ctx: Context, tool: str) -> AsyncIterator[ToolCall]:
+async def call_as(state: Any, ctx: Context | None, tool: str) -> AsyncIterator[ToolCall]:
     """Resolve the caller, then run the body; log one audit line whatever happens."""
-    state = ctx.request_context.lifespan_context
     try:
         caller = state.identity.caller(ctx)
     except ZavaError as exc:

@@ -68,7 +68,7 @@ async def serve_http(
                                  resource_server_url=resource, required_scopes=["zava:read"],
                                  validate_token_resource=False),
         }
-    server = build_server(settings, identity, runtime=runtime, **options)  # type: ignore[arg-type]
+    server = build_server(runtime, identity, **options)  # type: ignore[arg-type]
 
     @server.custom_route("/health", methods=["GET"])
     async def health(_: Request) -> JSONResponse:

@@ -17,8 +17,9 @@ from zava.security.identity import IDENTITY_HEADER, TokenStore, parse_manager_id
 class CallerResolver(Protocol):
     """Finds the manager id of the caller of a request."""
 
-    def caller(self, ctx: Context) -> uuid.UUID:
-        """The caller's manager id, or ``AuthorizationError``."""
+    def caller(self, ctx: Context | None) -> uuid.UUID:
+        """The caller's manager id, or ``AuthorizationError``; ``ctx`` is None for
+        resources, which the SDK gives no request context."""
         ...
 
 
@@ -28,14 +29,14 @@ class FixedCaller:
 
     manager_id: uuid.UUID
 
-    def caller(self, ctx: Context) -> uuid.UUID:
+    def caller(self, ctx: Context | None) -> uuid.UUID:
         return self.manager_id
 
 
 class TokenCaller:
     """HTTP: the manager the request's verified bearer token maps to."""
 
-    def caller(self, ctx: Context) -> uuid.UUID:
+    def caller(self, ctx: Context | None) -> uuid.UUID:
         token = get_access_token()
         if token is None:
             raise AuthorizationError("no authenticated caller: send a bearer token")
@@ -45,7 +46,10 @@ class TokenCaller:
 class HeaderCaller:
     """HTTP, local development only: the Zava sample's ``x-rls-user-id`` header."""
 
-    def caller(self, ctx: Context) -> uuid.UUID:
+    def caller(self, ctx: Context | None) -> uuid.UUID:
+        if ctx is None:
+            raise AuthorizationError(
+                f"resources need a bearer token; the {IDENTITY_HEADER} header is read by tools only")
         headers = {k.lower(): v for k, v in (ctx.headers or {}).items()}
         return parse_manager_id(headers.get(IDENTITY_HEADER),
                                 source=f"the {IDENTITY_HEADER} header")

@@ -4,36 +4,38 @@ from __future__ import annotations
 
 import json
 
-from mcp.server.mcpserver import Context, MCPServer
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.prompts.base import UserMessage
 
-from zava.server.calls import tool_call
+from zava.server.calls import call_as
 from zava.services import analytics
 
 
-def register(server: MCPServer) -> None:
-    """Add the resources and prompts to ``server``."""
+def register(server: MCPServer, state: Any) -> None:
+    """Add the resources and prompts to ``server``; ``state`` is the ``ServerState``."""
 
     @server.resource("zava://schema", mime_type="application/json",
                      description="Every queryable retail table with its columns")
-    async def schema_overview(ctx: Context) -> str:
-        async with tool_call(ctx, "resource:schema") as call:
+    async def schema_overview() -> str:
+        async with call_as(state, None, "resource:schema") as call:
             async with call.runtime.unit(call.caller) as uow:
                 schemas = await analytics.table_schemas(uow, [])
         return schemas.model_dump_json()
 
     @server.resource("zava://schema/{table}", mime_type="application/json",
                      description="One retail table: columns, types, keys")
-    async def table_schema(table: str, ctx: Context) -> str:
-        async with tool_call(ctx, "resource:table") as call:
+    async def table_schema(table: str) -> str:
+        async with call_as(state, None, "resource:table") as call:
             async with call.runtime.unit(call.caller) as uow:
                 schemas = await analytics.table_schemas(uow, [table])
         return schemas.tables[0].model_dump_json()
 
     @server.resource("zava://stores", mime_type="application/json",
                      description="The stores you may see")
-    async def my_stores(ctx: Context) -> str:
-        async with tool_call(ctx, "resource:stores") as call:
+    async def my_stores() -> str:
+        async with call_as(state, None, "resource:stores") as call:
             async with call.runtime.unit(call.caller) as uow:
                 stores = await uow.stores.visible()
         return json.dumps([{"name": s.name, "location": s.location, "region": s.region,
