@@ -24,8 +24,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed-app
 
 demo: $(VENV)/.installed-app
-	$(BIN)/zava db upgrade
-	$(BIN)/zava doctor
+	$(BIN)/zava demo
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest

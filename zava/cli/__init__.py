@@ -11,6 +11,7 @@ import sys
 import click
 
 from zava.cli.db import db, doctor
+from zava.cli.demo import demo
 from zava.cli.seed import seed
 from zava.cli.serve import serve, token
 from zava.config import get_settings
@@ -35,6 +36,7 @@ def main(ctx: click.Context, debug: bool, log_json: bool) -> None:
 
 main.add_command(db)
 main.add_command(doctor)
+main.add_command(demo)
 main.add_command(seed)
 main.add_command(serve)
 main.add_command(token)
