@@ -1,7 +1,11 @@
 """Roles, grants, the caller-scope functions and row-level security.
 
 ``zava_owner`` (NOLOGIN) owns the schema; ``zava_reader`` (NOLOGIN) may SELECT and
-nothing else. Tenant tables (inventory, orders, order_items) ENABLE and FORCE row-level
+nothing else; ``zava_store_reader`` is the same reader for callers who see exactly one
+store, with policies the planner can estimate (see "RLS policy forms" in
+docs/architecture.md: one store's share of a table is known, a list of unknown length
+is not). Either role alone is correct for every caller: a caller with several stores
+sees nothing through ``zava_store_reader``. Tenant tables (inventory, orders, order_items) ENABLE and FORCE row-level
 security with policies "store_id is one of the caller's visible stores"; customers and
 stores are filtered the same way. The caller is the manager id in the transaction-local
 setting ``app.current_rls_user_id``; no setting, a malformed or unknown id sees nothing.
@@ -30,9 +34,16 @@ PRIVATE_TABLES = ("managers", "manager_stores")
 TENANT_TABLES = ("inventory", "orders", "order_items")
 ALL_TABLES = READABLE_TABLES + PRIVATE_TABLES
 
-# One expression decides what a caller sees. The array comes from an initplan, so
-# visible_store_ids() runs once per query, not once per row.
-VISIBLE = "store_id = ANY ((SELECT retail.visible_store_ids())::uuid[])"
+READER_ROLES = ("zava_reader", "zava_store_reader")
+# What a caller sees, per reader role. Both values come from initplans, so the functions
+# run once per query, not once per row.
+VISIBLE = {
+    "zava_reader": "store_id = ANY ((SELECT retail.visible_store_ids())::uuid[])",
+    "zava_store_reader": "store_id = (SELECT retail.caller_single_store())",
+}
+POLICY_SUFFIX = {"zava_reader": "visible_stores", "zava_store_reader": "single_store"}
+FUNCTIONS = ("current_manager_id", "current_manager_scope", "visible_store_ids",
+             "caller_single_store", "assert_known_caller")
 
 UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
@@ -65,17 +76,19 @@ def _drop_role(name: str) -> str:
 
 def upgrade() -> None:
     op.execute(_create_role("zava_owner"))
-    op.execute(_create_role("zava_reader"))
+    for role in READER_ROLES:
+        op.execute(_create_role(role))
 
     op.execute("ALTER SCHEMA retail OWNER TO zava_owner")
     for table in ALL_TABLES:
         op.execute(f"ALTER TABLE retail.{table} OWNER TO zava_owner")
     op.execute("REVOKE ALL ON SCHEMA retail FROM PUBLIC")
-    op.execute("GRANT USAGE ON SCHEMA retail TO zava_reader")
-    for table in READABLE_TABLES:
-        op.execute(f"GRANT SELECT ON retail.{table} TO zava_reader")
-    # The server checks it is at the migration head before serving.
-    op.execute("GRANT SELECT ON public.alembic_version TO zava_reader")
+    for role in READER_ROLES:
+        op.execute(f"GRANT USAGE ON SCHEMA retail TO {role}")
+        for table in READABLE_TABLES:
+            op.execute(f"GRANT SELECT ON retail.{table} TO {role}")
+        # The server checks it is at the migration head before serving.
+        op.execute(f"GRANT SELECT ON public.alembic_version TO {role}")
 
     op.execute(f"""
     CREATE FUNCTION retail.current_manager_id() RETURNS uuid
@@ -123,48 +136,75 @@ def upgrade() -> None:
         'The stores the caller may see: own stores, the region''s, or all for head office; '
         'empty (deny) for no, a malformed or an unknown caller'
     """)
-    for function in ("current_manager_id", "current_manager_scope", "visible_store_ids"):
+    op.execute("""
+    CREATE FUNCTION retail.caller_single_store() RETURNS uuid
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT CASE WHEN cardinality(ids) = 1 THEN ids[1] END
+        FROM (SELECT retail.visible_store_ids() AS ids) AS visible
+    $$""")
+    op.execute("""
+    COMMENT ON FUNCTION retail.caller_single_store() IS
+        'The caller''s store when they see exactly one; NULL (deny) otherwise'
+    """)
+    op.execute("""
+    CREATE FUNCTION retail.assert_known_caller() RETURNS void
+    LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    BEGIN
+        IF retail.current_manager_scope() IS NULL THEN
+            RAISE EXCEPTION 'unknown caller' USING ERRCODE = 'invalid_authorization_specification';
+        END IF;
+    END
+    $$""")
+    op.execute("""
+    COMMENT ON FUNCTION retail.assert_known_caller() IS
+        'Raises invalid_authorization_specification unless the caller is a known manager'
+    """)
+    for function in FUNCTIONS:
         op.execute(f"ALTER FUNCTION retail.{function}() OWNER TO zava_owner")
         op.execute(f"REVOKE ALL ON FUNCTION retail.{function}() FROM PUBLIC")
-        op.execute(f"GRANT EXECUTE ON FUNCTION retail.{function}() TO zava_reader")
+        for role in READER_ROLES:
+            op.execute(f"GRANT EXECUTE ON FUNCTION retail.{function}() TO {role}")
 
     for table in TENANT_TABLES:
         op.execute(f"ALTER TABLE retail.{table} ENABLE ROW LEVEL SECURITY")
         op.execute(f"ALTER TABLE retail.{table} FORCE ROW LEVEL SECURITY")
-        op.execute(
-            f"CREATE POLICY {table}_visible_stores ON retail.{table} "
-            f"FOR SELECT TO zava_reader USING ({VISIBLE})"
-        )
     # stores is read by visible_store_ids() as its owner, so it is not FORCEd.
     op.execute("ALTER TABLE retail.stores ENABLE ROW LEVEL SECURITY")
-    op.execute(
-        f"CREATE POLICY stores_visible_stores ON retail.stores "
-        f"FOR SELECT TO zava_reader USING ({VISIBLE})"
-    )
     op.execute("ALTER TABLE retail.customers ENABLE ROW LEVEL SECURITY")
     op.execute("ALTER TABLE retail.customers FORCE ROW LEVEL SECURITY")
-    # orders is itself filtered, so the EXISTS only finds orders in visible stores.
-    op.execute(f"""
-    CREATE POLICY customers_visible_stores ON retail.customers
-    FOR SELECT TO zava_reader
-    USING ({VISIBLE} OR EXISTS (
-        SELECT FROM retail.orders AS o WHERE o.customer_id = customers.customer_id))
-    """)
+    for role, visible in VISIBLE.items():
+        suffix = POLICY_SUFFIX[role]
+        for table in (*TENANT_TABLES, "stores"):
+            op.execute(f"CREATE POLICY {table}_{suffix} ON retail.{table} "
+                       f"FOR SELECT TO {role} USING ({visible})")
+        # orders is itself filtered, so the EXISTS only finds orders in visible stores.
+        op.execute(f"""
+        CREATE POLICY customers_{suffix} ON retail.customers
+        FOR SELECT TO {role}
+        USING ({visible} OR EXISTS (
+            SELECT FROM retail.orders AS o WHERE o.customer_id = customers.customer_id))
+        """)
 
 
 def downgrade() -> None:
     for table in (*TENANT_TABLES, "stores", "customers"):
-        op.execute(f"DROP POLICY IF EXISTS {table}_visible_stores ON retail.{table}")
+        for suffix in POLICY_SUFFIX.values():
+            op.execute(f"DROP POLICY IF EXISTS {table}_{suffix} ON retail.{table}")
         op.execute(f"ALTER TABLE retail.{table} NO FORCE ROW LEVEL SECURITY")
         op.execute(f"ALTER TABLE retail.{table} DISABLE ROW LEVEL SECURITY")
-    for function in ("visible_store_ids", "current_manager_scope", "current_manager_id"):
+    for function in reversed(FUNCTIONS):
         op.execute(f"DROP FUNCTION IF EXISTS retail.{function}()")
-    for table in READABLE_TABLES:
-        op.execute(f"REVOKE SELECT ON retail.{table} FROM zava_reader")
-    op.execute("REVOKE USAGE ON SCHEMA retail FROM zava_reader")
-    op.execute("REVOKE SELECT ON public.alembic_version FROM zava_reader")
+    for role in READER_ROLES:
+        for table in READABLE_TABLES:
+            op.execute(f"REVOKE SELECT ON retail.{table} FROM {role}")
+        op.execute(f"REVOKE USAGE ON SCHEMA retail FROM {role}")
+        op.execute(f"REVOKE SELECT ON public.alembic_version FROM {role}")
     for table in ALL_TABLES:
         op.execute(f"ALTER TABLE retail.{table} OWNER TO CURRENT_USER")
     op.execute("ALTER SCHEMA retail OWNER TO CURRENT_USER")
-    op.execute(_drop_role("zava_reader"))
-    op.execute(_drop_role("zava_owner"))
+    for role in (*READER_ROLES, "zava_owner"):
+        op.execute(_drop_role(role))

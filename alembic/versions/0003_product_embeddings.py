@@ -68,7 +68,7 @@ def upgrade() -> None:
     )
     for table in ("embedding_space", "product_description_embeddings"):
         op.execute(f"ALTER TABLE {S}.{table} OWNER TO zava_owner")
-        op.execute(f"GRANT SELECT ON {S}.{table} TO zava_reader")
+        op.execute(f"GRANT SELECT ON {S}.{table} TO zava_reader, zava_store_reader")
 
 
 def downgrade() -> None:

@@ -90,19 +90,21 @@ async def rows(admin_engine: AsyncEngine) -> dict[str, list[object]]:
     return dict(built)
 
 
-async def as_reader(connection: AsyncConnection, setting: str | None) -> None:
-    """Begin a read-only transaction as zava_reader with ``setting`` as the caller."""
+async def as_reader(connection: AsyncConnection, setting: str | None,
+                    role: str = "zava_reader") -> None:
+    """Begin a read-only transaction as ``role`` with ``setting`` as the caller."""
     await connection.execute(text("SET TRANSACTION READ ONLY"))
-    await connection.execute(text("SET LOCAL ROLE zava_reader"))
+    await connection.execute(text(f"SET LOCAL ROLE {role}"))
     if setting is not None:
         await connection.execute(
             text("SELECT set_config('app.current_rls_user_id', :id, true)"), {"id": setting}
         )
 
 
-async def seen_store_ids(engine: AsyncEngine, setting: str | None, table: str) -> list[uuid.UUID]:
+async def seen_store_ids(engine: AsyncEngine, setting: str | None, table: str,
+                         role: str = "zava_reader") -> list[uuid.UUID]:
     async with engine.connect() as connection:
-        await as_reader(connection, setting)
+        await as_reader(connection, setting, role)
         result = await connection.execute(text(f"SELECT store_id FROM retail.{table}"))
         return [row[0] for row in result]
 
@@ -122,6 +124,22 @@ async def test_each_manager_sees_exactly_their_stores_rows(
     seen = await seen_store_ids(app_engine, str(manager.manager_id), table)
     assert sorted(seen) == expected_store_ids(rows, table, visible)
     assert set(seen) == visible  # every visible store has rows in every table here
+
+
+@pytest.mark.parametrize("manager", MANAGERS, ids=lambda m: m.name)
+@pytest.mark.parametrize("table", (*FILTERED_TABLES, "customers"))
+async def test_single_store_role_sees_one_store_or_nothing(
+    app_engine: AsyncEngine, rows: dict[str, list[object]], manager: company.ManagerDef,
+    table: str,
+) -> None:
+    visible = company.visible_stores(manager)
+    seen = await seen_store_ids(app_engine, str(manager.manager_id), table, "zava_store_reader")
+    if len(visible) == 1:
+        if table != "customers":
+            assert sorted(seen) == expected_store_ids(rows, table, visible)
+        assert seen
+    else:  # a caller with several stores must use zava_reader: deny, never widen
+        assert seen == []
 
 
 @pytest.mark.parametrize("manager", MANAGERS, ids=lambda m: m.name)
@@ -152,13 +170,15 @@ async def test_bellevue_sees_the_seattle_customer_who_bought_there(
     assert seattle in homes
 
 
+@pytest.mark.parametrize("role", ["zava_reader", "zava_store_reader"])
 @pytest.mark.parametrize("setting", DENIED_SETTINGS.values(), ids=DENIED_SETTINGS.keys())
 @pytest.mark.parametrize("table", (*FILTERED_TABLES, "customers"))
 async def test_no_valid_identity_sees_nothing(
-    app_engine: AsyncEngine, rows: dict[str, list[object]], setting: str | None, table: str
+    app_engine: AsyncEngine, rows: dict[str, list[object]], setting: str | None, table: str,
+    role: str,
 ) -> None:
     async with app_engine.connect() as connection:
-        await as_reader(connection, setting)
+        await as_reader(connection, setting, role)
         count = await connection.scalar(text(f"SELECT count(*) FROM retail.{table}"))
     assert count == 0
 
@@ -182,14 +202,16 @@ WRITES = {
 }
 
 
+@pytest.mark.parametrize("role", ["zava_reader", "zava_store_reader"])
 @pytest.mark.parametrize("statement", WRITES.values(), ids=WRITES.keys())
 @pytest.mark.parametrize("table", (*FILTERED_TABLES, "customers"))
 async def test_reader_can_write_nothing(
-    app_engine: AsyncEngine, rows: dict[str, list[object]], statement: str, table: str
+    app_engine: AsyncEngine, rows: dict[str, list[object]], statement: str, table: str,
+    role: str,
 ) -> None:
     async with app_engine.connect() as connection:
         # Read-write on purpose: the reader's privileges alone must stop the write.
-        await connection.execute(text("SET LOCAL ROLE zava_reader"))
+        await connection.execute(text(f"SET LOCAL ROLE {role}"))
         await connection.execute(text("SELECT set_config('app.current_rls_user_id', :id, true)"),
                                  {"id": str(company.HEAD_OFFICE_ID)})
         with pytest.raises(DBAPIError, match="permission denied"):

@@ -53,13 +53,24 @@ async def test_unit_applies_role_identity_timeouts_and_read_only(
             "(SELECT setting FROM pg_settings WHERE name = 'statement_timeout'), "
             "(SELECT setting FROM pg_settings WHERE name = 'lock_timeout'), "
             "current_setting('search_path')"))).one()
-        assert uow.scope == "store"
-    assert row[0] == "zava_reader"
+    assert row[0] == "zava_store_reader"
     assert row[1] == str(company.SEATTLE_MANAGER_ID)
     assert row[2] == "on"
     assert row[3] == str(settings.statement_timeout_ms)
     assert row[4] == str(settings.lock_timeout_ms)
     assert row[5] == "retail, public"
+
+
+@pytest.mark.parametrize(("caller", "role"), [
+    (company.SEATTLE_MANAGER_ID, "zava_store_reader"),
+    (company.EASTSIDE_REGIONAL_ID, "zava_reader"),
+    (company.HEAD_OFFICE_ID, "zava_reader"),
+])
+async def test_reader_role_follows_the_number_of_stores(
+    seeded_app_engine: AsyncEngine, settings: Settings, caller: uuid.UUID, role: str
+) -> None:
+    async with UnitOfWork(seeded_app_engine, settings, caller) as uow:
+        assert await uow.connection.scalar(text("SELECT current_user")) == role
 
 
 async def test_nothing_survives_on_the_pooled_connection(

@@ -79,7 +79,7 @@ def db_sql(ctx: click.Context, revision_range: str) -> None:
 @click.argument("role")
 @click.pass_context
 def db_grant_login(ctx: click.Context, role: str) -> None:
-    """Let the login ROLE become zava_reader (and nothing else); run as the admin."""
+    """Let the login ROLE become the reader roles (and nothing else); run as the admin."""
     from zava.db.bootstrap import grant_reader
     from zava.db.target import open_target
 
@@ -88,7 +88,7 @@ def db_grant_login(ctx: click.Context, role: str) -> None:
     async def work() -> None:
         target = await open_target(settings, migrate_embedded=False)
         await grant_reader(target.admin_url, role)
-        click.echo(f"{role} may now SET ROLE zava_reader", err=True)
+        click.echo(f"{role} may now SET ROLE zava_reader / zava_store_reader", err=True)
 
     run_async(ctx, work)
 

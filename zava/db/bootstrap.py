@@ -50,7 +50,8 @@ async def ensure_app_role(cluster: EmbeddedCluster) -> None:
                     NOBYPASSRLS NOINHERIT;
             END IF;
             IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'zava_reader') THEN
-                GRANT zava_reader TO {APP_ROLE} WITH INHERIT FALSE, SET TRUE;
+                GRANT zava_reader, zava_store_reader TO {APP_ROLE}
+                    WITH INHERIT FALSE, SET TRUE;
             END IF;
         END
         $$""")
@@ -60,8 +61,8 @@ async def ensure_app_role(cluster: EmbeddedCluster) -> None:
 
 
 async def grant_reader(admin_url: str, role: str) -> None:
-    """``GRANT zava_reader TO role WITH INHERIT FALSE, SET TRUE``: the role can read only
-    after the unit of work's ``SET LOCAL ROLE zava_reader``."""
+    """``GRANT zava_reader, zava_store_reader TO role WITH INHERIT FALSE, SET TRUE``: the
+    role can read only after the unit of work switches to one of the reader roles."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
         raise ValidationError(f"{role[:70]!r} is not a plain lower-case role name")
     engine = create_async_engine(admin_url)
@@ -75,6 +76,7 @@ async def grant_reader(admin_url: str, role: str) -> None:
                     f"role {role} or zava_reader does not exist: create the login role, and "
                     "run `zava db upgrade` first")
             await connection.execute(
-                text(f"GRANT zava_reader TO {role} WITH INHERIT FALSE, SET TRUE"))
+                text(f"GRANT zava_reader, zava_store_reader TO {role} "
+                     "WITH INHERIT FALSE, SET TRUE"))
     finally:
         await engine.dispose()

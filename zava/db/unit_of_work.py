@@ -1,7 +1,8 @@
 """The unit of work: the only way code reaches the database.
 
 A read unit opens a READ ONLY transaction and, inside it and before anything else,
-switches to the reader role, sets the caller's identity transaction-locally (so a
+switches to a reader role (``zava_store_reader`` for a caller with one store, else
+``zava_reader``), sets the caller's identity transaction-locally (so a
 pooled connection never carries a tenant into its next checkout) and the statement,
 lock and idle timeouts, then checks that the identity exists. On exit it rolls back.
 A write unit (seed and admin commands only) runs as the admin login and commits.
@@ -13,13 +14,12 @@ import uuid
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from zava.config import Settings
 from zava.db.connect import connect
 from zava.db.errors import translate_errors
-from zava.errors import AuthorizationError
+from zava.errors import AuthorizationError, ZavaError
 from zava.repositories.customers import CustomerRepository
 from zava.repositories.inventory import InventoryRepository
 from zava.repositories.products import ProductRepository
@@ -28,17 +28,25 @@ from zava.repositories.schema import SchemaRepository
 from zava.repositories.stores import StoreRepository
 
 READER_ROLE = "zava_reader"
+SINGLE_STORE_READER_ROLE = "zava_store_reader"
 
-# One statement, one round trip: set_config(..., true) is SET LOCAL.
-_APPLY_CALLER = text(
-    "SELECT set_config('role', :role, true), "
-    "set_config('app.current_rls_user_id', :caller, true), "
-    "set_config('statement_timeout', :statement_timeout, true), "
-    "set_config('lock_timeout', :lock_timeout, true), "
-    "set_config('idle_in_transaction_session_timeout', :idle_timeout, true), "
-    "set_config('search_path', 'retail, public', true)"
+# One round trip (the simple query protocol runs the whole script): begin read-only,
+# become the reader, set the caller and the timeouts transaction-locally, prove the caller
+# exists, then switch to the single-store reader if the caller sees exactly one store
+# (its policies are the ones the planner can estimate). Every value is typed (a UUID,
+# integers), never caller-supplied text.
+_ENTER = (
+    "BEGIN READ ONLY; SET LOCAL ROLE zava_reader; "
+    "SELECT set_config('app.current_rls_user_id', '{caller}', true), "
+    "set_config('statement_timeout', '{statement_timeout}', true), "
+    "set_config('lock_timeout', '{lock_timeout}', true), "
+    "set_config('idle_in_transaction_session_timeout', '{idle_timeout}', true), "
+    "set_config('search_path', 'retail, public', true); "
+    "SELECT retail.assert_known_caller(); "
+    "SELECT set_config('role', CASE WHEN retail.caller_single_store() IS NULL "
+    "THEN 'zava_reader' ELSE 'zava_store_reader' END, true)"
 )
-_CALLER_SCOPE = text("SELECT retail.current_manager_scope()")
+_UNKNOWN_CALLER = "28000"
 
 
 class UnitOfWork:
@@ -65,7 +73,6 @@ class UnitOfWork:
         self._write = write
         self._connection: AsyncConnection | None = None
         self._session: AsyncSession | None = None
-        self.scope: str | None = None
 
     @property
     def caller(self) -> uuid.UUID | None:
@@ -92,12 +99,18 @@ class UnitOfWork:
             )
         connection = await connect(self._engine, self._settings)
         try:
-            if not self._write:
-                connection = await connection.execution_options(postgresql_readonly=True)
-            await connection.begin()
-            if not self._write:
-                await self._apply_caller(connection)
-        except BaseException:
+            if self._write:
+                await connection.begin()
+            else:
+                # The transaction is ours (one round trip with the settings), so SQLAlchemy
+                # must not open its own: it runs in autocommit mode inside our BEGIN.
+                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await self._enter(connection)
+        except ZavaError:  # refused or failed cleanly, already rolled back
+            await connection.close()
+            raise
+        except BaseException:  # interrupted half-way: the session state is unknown
+            await connection.invalidate()
             await connection.close()
             raise
         self._connection = connection
@@ -105,22 +118,27 @@ class UnitOfWork:
         self._attach_repositories(self._session)
         return self
 
-    async def _apply_caller(self, connection: AsyncConnection) -> None:
+    async def _enter(self, connection: AsyncConnection) -> None:
         settings = self._settings
-        with translate_errors():
-            await connection.execute(_APPLY_CALLER, {
-                "role": READER_ROLE,
-                "caller": str(self._caller),
-                "statement_timeout": str(settings.statement_timeout_ms),
-                "lock_timeout": str(settings.lock_timeout_ms),
-                "idle_timeout": str(settings.idle_in_transaction_timeout_ms),
-            })
-            self.scope = await connection.scalar(_CALLER_SCOPE)
-        if self.scope is None:
-            raise AuthorizationError(
-                f"unknown caller {self._caller}: no manager has this id; "
-                "use the id of a store manager, regional manager or head office"
-            )
+        script = _ENTER.format(
+            caller=uuid.UUID(str(self._caller)),
+            statement_timeout=int(settings.statement_timeout_ms),
+            lock_timeout=int(settings.lock_timeout_ms),
+            idle_timeout=int(settings.idle_in_transaction_timeout_ms),
+        )
+        driver = (await connection.get_raw_connection()).driver_connection
+        try:
+            with translate_errors():
+                await driver.execute(script)
+        except BaseException as exc:
+            if driver.is_in_transaction():
+                await driver.execute("ROLLBACK")
+            if getattr(exc.__cause__, "sqlstate", None) == _UNKNOWN_CALLER:
+                raise AuthorizationError(
+                    f"unknown caller {self._caller}: no manager has this id; "
+                    "use the id of a store manager, regional manager or head office"
+                ) from exc
+            raise
 
     def _attach_repositories(self, session: AsyncSession) -> None:
         self.stores = StoreRepository(session)
@@ -149,10 +167,16 @@ class UnitOfWork:
         try:
             if session is not None:
                 await session.close()
-            if self._write and exc is None:
-                await connection.commit()
+            if self._write:
+                await (connection.commit() if exc is None else connection.rollback())
             else:
-                await connection.rollback()
+                driver = (await connection.get_raw_connection()).driver_connection
+                if driver.is_in_transaction():
+                    await driver.execute("ROLLBACK")
+        except BaseException:
+            # A connection we cannot roll back must never be reused: drop it from the pool.
+            await connection.invalidate()
+            raise
         finally:
             await connection.close()
 

@@ -1,0 +1,112 @@
+"""RLS overhead: the same analytic queries through row-level security (as the reader
+role with the caller set) and without it (superuser, explicit WHERE store_id = ANY(...)),
+per caller scope, on the workshop seed; plus the unit of work's per-call overhead.
+
+    python -m benchmarks.rls_overhead [--size workshop] [--repeats 9] [--data-dir DIR]
+
+Prints ratios measured in one run (RLS / explicit); the machine is shared and noisy, so
+absolute times are only context.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import uuid
+from pathlib import Path
+
+import asyncpg
+
+from benchmarks.common import median_ms, seeded_target
+from zava.db.engine import create_engine
+from zava.db.unit_of_work import UnitOfWork
+from zava.seeding import company
+from zava.seeding.loader import asyncpg_dsn
+
+QUERIES = {
+    "monthly revenue": (
+        "SELECT date_trunc('month', order_date), sum(total_amount) FROM retail.orders o "
+        "WHERE {o} GROUP BY 1 ORDER BY 1"),
+    "one month": (
+        "SELECT count(*), sum(total_amount) FROM retail.orders o "
+        "WHERE o.order_date >= date_trunc('month', now() - interval '2 months') "
+        "AND o.order_date < date_trunc('month', now() - interval '1 month') AND {o}"),
+    "top products": (
+        "SELECT i.product_id, sum(i.total_amount) FROM retail.order_items i "
+        "JOIN retail.orders o USING (store_id, order_id) "
+        "WHERE o.order_date >= now() - interval '1 year' AND {o} AND {i} "
+        "GROUP BY 1 ORDER BY 2 DESC LIMIT 10"),
+    "category mix": (
+        "SELECT c.name, sum(i.total_amount) FROM retail.order_items i "
+        "JOIN retail.products p USING (product_id) JOIN retail.categories c USING (category_id) "
+        "WHERE {i} GROUP BY 1 ORDER BY 2 DESC"),
+}
+SCOPES = {
+    "Seattle (1 large store)": company.SEATTLE_MANAGER_ID,
+    "Kirkland (1 small store)": uuid.UUID("9c8b7a65-4321-fed0-9876-543210fedcba"),
+    "Eastside regional (3)": company.EASTSIDE_REGIONAL_ID,
+    "head office (8)": company.HEAD_OFFICE_ID,
+}
+
+
+def _manager(manager_id: uuid.UUID) -> company.ManagerDef:
+    return next(m for m in company.managers() if m.manager_id == manager_id)
+
+
+async def _rls(connection: asyncpg.Connection, sql: str, caller: uuid.UUID) -> None:
+    async with connection.transaction(readonly=True):
+        await connection.execute(
+            f"SET LOCAL ROLE zava_reader; SELECT set_config('app.current_rls_user_id', "
+            f"'{caller}', true)")
+        await connection.fetch(sql)
+
+
+async def _explicit(connection: asyncpg.Connection, sql: str) -> None:
+    async with connection.transaction(readonly=True):
+        await connection.fetch(sql)
+
+
+async def main(size: str, repeats: int, data_dir: Path | None) -> None:
+    settings, target = await seeded_target(size, data_dir)
+    dsn = asyncpg_dsn(target.admin_url)
+    server_settings = {"jit": "off"}
+    admin = await asyncpg.connect(dsn, server_settings=server_settings)
+    reader = await asyncpg.connect(asyncpg_dsn(target.app_url), server_settings=server_settings)
+    print(f"RLS / explicit filter, medians of {repeats} runs, {size} seed")
+    print(f"{'query':<16} {'scope':<26} {'RLS ms':>8} {'explicit ms':>12} {'ratio':>7}")
+    worst = 0.0
+    for scope, caller in SCOPES.items():
+        ids = ",".join(f"'{s}'" for s in sorted(company.visible_stores(_manager(caller))))
+        for name, template in QUERIES.items():
+            through_rls = template.format(o="true", i="true")
+            explicit = template.format(o=f"o.store_id = ANY(ARRAY[{ids}]::uuid[])",
+                                       i=f"i.store_id = ANY(ARRAY[{ids}]::uuid[])")
+            rls_ms = await median_ms(lambda q=through_rls: _rls(reader, q, caller), repeats)
+            explicit_ms = await median_ms(lambda q=explicit: _explicit(admin, q), repeats)
+            ratio = rls_ms / explicit_ms
+            worst = max(worst, ratio)
+            print(f"{name:<16} {scope:<26} {rls_ms:>8.2f} {explicit_ms:>12.2f} {ratio:>6.2f}x")
+    print(f"worst ratio: {worst:.2f}x")
+
+    engine = create_engine(target.app_url, settings)
+    async def through_unit() -> None:
+        async with UnitOfWork(engine, settings, company.SEATTLE_MANAGER_ID) as uow:
+            await (await uow.driver_connection()).fetchval("SELECT 1")
+    async def bare() -> None:
+        await reader.fetchval("SELECT 1")
+    unit_ms = await median_ms(through_unit, repeats * 50)
+    bare_ms = await median_ms(bare, repeats * 50)
+    print(f"unit of work per call: {unit_ms:.3f} ms vs bare query {bare_ms:.3f} ms "
+          f"(+{unit_ms - bare_ms:.3f} ms, {unit_ms / bare_ms:.1f}x)")
+    await engine.dispose()
+    await admin.close()
+    await reader.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="workshop")
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--data-dir", type=Path)
+    args = parser.parse_args()
+    asyncio.run(main(args.size, args.repeats, args.data_dir))
