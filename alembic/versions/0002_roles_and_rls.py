@@ -43,7 +43,7 @@ VISIBLE = {
 }
 POLICY_SUFFIX = {"zava_reader": "visible_stores", "zava_store_reader": "single_store"}
 FUNCTIONS = ("current_manager_id", "current_manager_scope", "visible_store_ids",
-             "caller_single_store", "assert_known_caller")
+             "caller_single_store", "caller_reader_role")
 
 UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
@@ -149,19 +149,25 @@ def upgrade() -> None:
         'The caller''s store when they see exactly one; NULL (deny) otherwise'
     """)
     op.execute("""
-    CREATE FUNCTION retail.assert_known_caller() RETURNS void
+    CREATE FUNCTION retail.caller_reader_role() RETURNS text
     LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
     AS $$
+    DECLARE
+        stores integer;
     BEGIN
-        IF retail.current_manager_scope() IS NULL THEN
+        SELECT cardinality(retail.visible_store_ids()) INTO stores
+        FROM retail.managers AS m WHERE m.manager_id = retail.current_manager_id();
+        IF NOT FOUND THEN
             RAISE EXCEPTION 'unknown caller' USING ERRCODE = 'invalid_authorization_specification';
         END IF;
+        RETURN CASE WHEN stores = 1 THEN 'zava_store_reader' ELSE 'zava_reader' END;
     END
     $$""")
     op.execute("""
-    COMMENT ON FUNCTION retail.assert_known_caller() IS
-        'Raises invalid_authorization_specification unless the caller is a known manager'
+    COMMENT ON FUNCTION retail.caller_reader_role() IS
+        'The reader role for the caller (zava_store_reader when they see exactly one store); '
+        'raises invalid_authorization_specification for an unknown caller'
     """)
     for function in FUNCTIONS:
         op.execute(f"ALTER FUNCTION retail.{function}() OWNER TO zava_owner")

@@ -53,6 +53,15 @@ def _log_retry(state: RetryCallState) -> None:
 async def connect(engine: AsyncEngine, settings: Settings) -> AsyncConnection:
     """A pooled connection; raises ``DatabaseUnavailableError`` when none can be had."""
     try:
+        return await engine.connect()  # the common case, without the retry machinery
+    except Exception as error:
+        if not is_connection_failure(error) and not isinstance(error, sa_exc.TimeoutError):
+            raise
+    return await _connect_retrying(engine, settings)
+
+
+async def _connect_retrying(engine: AsyncEngine, settings: Settings) -> AsyncConnection:
+    try:
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(is_connection_failure),
             stop=stop_after_delay(settings.connect_retry_seconds),

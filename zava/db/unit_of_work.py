@@ -5,7 +5,7 @@ switches to a reader role (``zava_store_reader`` for a caller with one store, el
 ``zava_reader``), sets the caller's identity transaction-locally (so a
 pooled connection never carries a tenant into its next checkout) and the statement,
 lock and idle timeouts, then checks that the identity exists. On exit it rolls back.
-A write unit (seed and admin commands only) runs as the admin login and commits.
+A write unit (admin commands only) runs as the admin login and commits on success.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from zava.config import Settings
 from zava.db.connect import connect
 from zava.db.errors import translate_errors
-from zava.errors import AuthorizationError, ZavaError
+from zava.errors import AuthorizationError, DatabaseUnavailableError, ZavaError
 from zava.repositories.customers import CustomerRepository
 from zava.repositories.inventory import InventoryRepository
 from zava.repositories.products import ProductRepository
@@ -42,9 +42,7 @@ _ENTER = (
     "set_config('lock_timeout', '{lock_timeout}', true), "
     "set_config('idle_in_transaction_session_timeout', '{idle_timeout}', true), "
     "set_config('search_path', 'retail, public', true); "
-    "SELECT retail.assert_known_caller(); "
-    "SELECT set_config('role', CASE WHEN retail.caller_single_store() IS NULL "
-    "THEN 'zava_reader' ELSE 'zava_store_reader' END, true)"
+    "SELECT set_config('role', retail.caller_reader_role(), true)"
 )
 _UNKNOWN_CALLER = "28000"
 
@@ -97,28 +95,42 @@ class UnitOfWork:
                 "no caller identity: start the server with --rls-user <manager id> "
                 "or authenticate the request"
             )
-        connection = await connect(self._engine, self._settings)
-        try:
-            if self._write:
-                await connection.begin()
-            else:
-                # The transaction is ours (one round trip with the settings), so SQLAlchemy
-                # must not open its own: it runs in autocommit mode inside our BEGIN.
-                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                await self._enter(connection)
-        except ZavaError:  # refused or failed cleanly, already rolled back
-            await connection.close()
-            raise
-        except BaseException:  # interrupted half-way: the session state is unknown
-            await connection.invalidate()
-            await connection.close()
-            raise
+        connection = await self._open()
         self._connection = connection
         self._session = AsyncSession(bind=connection, expire_on_commit=False)
         self._attach_repositories(self._session)
         return self
 
+    async def _open(self) -> AsyncConnection:
+        """A connection inside the unit's transaction; a pooled connection found dead is
+        dropped and replaced (nothing has run on it yet, so retrying is safe)."""
+        for attempt in range(2):
+            connection = await connect(self._engine, self._settings)
+            try:
+                # The unit sends its own BEGIN (with the caller's settings, one round trip),
+                # so SQLAlchemy must not open a transaction of its own.
+                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await self._enter(connection)
+                return connection
+            except ZavaError as error:  # refused or failed cleanly, already rolled back
+                broken = isinstance(error, DatabaseUnavailableError)
+                if broken:
+                    await connection.invalidate()
+                await connection.close()
+                if not broken or attempt:
+                    raise
+            except BaseException:  # interrupted half-way: the session state is unknown
+                await connection.invalidate()
+                await connection.close()
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
     async def _enter(self, connection: AsyncConnection) -> None:
+        driver = (await connection.get_raw_connection()).driver_connection
+        if self._write:
+            with translate_errors():
+                await driver.execute("BEGIN")
+            return
         settings = self._settings
         script = _ENTER.format(
             caller=uuid.UUID(str(self._caller)),
@@ -126,12 +138,11 @@ class UnitOfWork:
             lock_timeout=int(settings.lock_timeout_ms),
             idle_timeout=int(settings.idle_in_transaction_timeout_ms),
         )
-        driver = (await connection.get_raw_connection()).driver_connection
         try:
             with translate_errors():
                 await driver.execute(script)
         except BaseException as exc:
-            if driver.is_in_transaction():
+            if not driver.is_closed() and driver.is_in_transaction():
                 await driver.execute("ROLLBACK")
             if getattr(exc.__cause__, "sqlstate", None) == _UNKNOWN_CALLER:
                 raise AuthorizationError(
@@ -148,12 +159,6 @@ class UnitOfWork:
         self.customers = CustomerRepository(session)
         self.schema = SchemaRepository(session)
 
-    async def commit(self) -> None:
-        """Commit a write unit (read units never commit)."""
-        if not self._write:
-            raise RuntimeError("a read unit of work cannot commit")
-        await self.connection.commit()
-
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
@@ -167,12 +172,10 @@ class UnitOfWork:
         try:
             if session is not None:
                 await session.close()
-            if self._write:
-                await (connection.commit() if exc is None else connection.rollback())
-            else:
-                driver = (await connection.get_raw_connection()).driver_connection
-                if driver.is_in_transaction():
-                    await driver.execute("ROLLBACK")
+            driver = (await connection.get_raw_connection()).driver_connection
+            if driver.is_in_transaction():
+                commit = self._write and exc is None
+                await driver.execute("COMMIT" if commit else "ROLLBACK")
         except BaseException:
             # A connection we cannot roll back must never be reused: drop it from the pool.
             await connection.invalidate()
