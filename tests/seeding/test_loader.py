@@ -1,0 +1,134 @@
+"""Loading the seed: all-or-nothing, refusal and --replace, the vector index, the CLI,
+and the shipped embeddings against the real model."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import asyncpg
+import numpy as np
+import pytest
+
+from tests.conftest import clone_database
+from zava.db.embedded import EmbeddedCluster
+from zava.errors import ValidationError
+from zava.seeding import catalog
+from zava.seeding.catalog_embeddings import embeddings_path, load_catalog_vectors
+from zava.seeding.generator import DatasetGenerator, TableRows
+from zava.seeding.loader import DATA_TABLES, asyncpg_dsn, ivfflat_lists, load_dataset
+from zava.seeding.sizes import SIZES
+
+END = dt.date(2026, 11, 23)
+_names = itertools.count(1)
+
+
+def tiny(seed: int = 3) -> DatasetGenerator:
+    return DatasetGenerator(SIZES["tiny"], seed, END)
+
+
+@pytest.fixture
+async def empty(template: EmbeddedCluster) -> EmbeddedCluster:
+    return await clone_database(template, f"zava_seed_{next(_names)}")
+
+
+async def counts(db: EmbeddedCluster) -> dict[str, int]:
+    connection = await asyncpg.connect(asyncpg_dsn(db.admin_url))
+    try:
+        return {t: await connection.fetchval(f"SELECT count(*) FROM retail.{t}")
+                for t in DATA_TABLES}
+    finally:
+        await connection.close()
+
+
+async def scalar(db: EmbeddedCluster, sql: str) -> Any:
+    connection = await asyncpg.connect(asyncpg_dsn(db.admin_url))
+    try:
+        return await connection.fetchval(sql)
+    finally:
+        await connection.close()
+
+
+async def test_load_fills_every_table_consistently(empty: EmbeddedCluster) -> None:
+    summary = await load_dataset(empty.admin_url, tiny(), quiet=True)
+    assert await counts(empty) == summary.rows
+    assert summary.rows["product_description_embeddings"] == len(catalog.products())
+    assert await scalar(empty, """
+        SELECT count(*) FROM retail.orders o
+        WHERE o.total_amount <> (SELECT sum(total_amount) FROM retail.order_items i
+                                 WHERE i.store_id = o.store_id AND i.order_id = o.order_id)""") == 0
+    assert await scalar(empty, """
+        SELECT count(*) FROM retail.order_items
+        WHERE total_amount <> quantity * unit_price - discount_amount""") == 0
+    assert await scalar(empty, "SELECT max(order_date) FROM retail.orders") <= END
+    assert await scalar(empty, """
+        SELECT reloptions::text FROM pg_class
+        WHERE relname = 'ix_product_description_embeddings_embedding'""") == \
+        f"{{lists={ivfflat_lists(len(catalog.products()))}}}"
+
+
+async def test_existing_data_is_refused_unless_replaced(empty: EmbeddedCluster) -> None:
+    await load_dataset(empty.admin_url, tiny(3), quiet=True)
+    before = await counts(empty)
+    with pytest.raises(ValidationError, match="already has retail data; rerun with --replace"):
+        await load_dataset(empty.admin_url, tiny(4), quiet=True)
+    assert await counts(empty) == before
+    await load_dataset(empty.admin_url, tiny(4), replace=True, quiet=True)
+    after = await counts(empty)
+    assert after["stores"] == 8 and after["orders"] == SIZES["tiny"].orders
+    assert after["order_items"] != before["order_items"]  # the other seed's rows
+
+
+class FailingGenerator(DatasetGenerator):
+    """Fails after the first chunk of orders is loaded."""
+
+    def order_chunks(self) -> Iterator[tuple[TableRows, TableRows]]:
+        for chunk in super().order_chunks():
+            yield chunk
+            raise RuntimeError("injected failure mid-load")
+
+
+async def test_a_failure_mid_load_leaves_nothing(empty: EmbeddedCluster) -> None:
+    with pytest.raises(RuntimeError, match="injected"):
+        await load_dataset(empty.admin_url, FailingGenerator(SIZES["tiny"], 3, END), quiet=True)
+    assert set((await counts(empty)).values()) == {0}
+
+
+def test_shipped_embeddings_cover_the_catalog() -> None:
+    vectors = load_catalog_vectors()
+    assert set(vectors) == {p.sku for p in catalog.products()}
+    assert all(len(v) == 384 for v in vectors.values())
+    assert embeddings_path().stat().st_size < 1_000_000
+
+
+def test_shipped_embeddings_match_the_model() -> None:
+    from zava.embeddings.local import LocalEmbedder
+
+    vectors = load_catalog_vectors()
+    sample = list(catalog.products())[::97][:5]
+    fresh = np.asarray(LocalEmbedder().encode([p.embedding_text for p in sample]))
+    shipped = np.asarray([vectors[p.sku] for p in sample])
+    cosine = (fresh * shipped).sum(axis=1) / (
+        np.linalg.norm(fresh, axis=1) * np.linalg.norm(shipped, axis=1))
+    assert cosine.min() >= 0.99
+
+
+async def test_cli_seed_loads_then_refuses(empty: EmbeddedCluster) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZAVA_")}
+    env.update(ZAVA_DATA_DIR=str(empty.data_dir.parent), ZAVA_DATABASE_NAME=empty.database)
+    command = [sys.executable, "-m", "zava", "seed", "--size", "tiny", "--quiet"]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert "loaded the tiny dataset" in first.stderr
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1
+    assert again.stderr.strip().splitlines()[-1].startswith(
+        "error: the database already has retail data; rerun with --replace")
+    skipped = subprocess.run([*command, "--if-empty"], env=env, capture_output=True, text=True,
+                             timeout=120)
+    assert skipped.returncode == 0 and "nothing loaded" in skipped.stderr
