@@ -1,0 +1,109 @@
+"""Seed loading speed: generation, the whole seed, and a raw COPY of the same rows from
+files already on disk (the physical floor), measured in one run on the same database.
+
+    python -m benchmarks.seed_load --size workshop
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import datetime as dt
+import resource
+import tempfile
+import time
+from pathlib import Path
+from typing import TextIO
+
+import asyncpg
+
+from zava.config import Settings
+from zava.db.target import open_target
+from zava.seeding.generator import DatasetGenerator, TableRows
+from zava.seeding.loader import DATA_TABLES, asyncpg_dsn, load_dataset
+from zava.seeding.sizes import DEFAULT_SEED, SIZES
+
+
+def _generator(size: str) -> DatasetGenerator:
+    return DatasetGenerator(SIZES[size], DEFAULT_SEED, dt.datetime.now(dt.UTC).date())
+
+
+def generate_to_files(size: str, folder: Path) -> tuple[float, dict[str, int]]:
+    """Generate every row (timed), writing CSV files for the floor (not timed)."""
+    generator = _generator(size)
+    handles: dict[str, TextIO] = {}
+    counts: dict[str, int] = {}
+    generating = 0.0
+
+    def write(rows: TableRows) -> None:
+        if rows.table not in handles:
+            handles[rows.table] = (folder / f"{rows.table}.csv").open("w", newline="")
+        csv.writer(handles[rows.table]).writerows(rows.rows)
+        counts[rows.table] = counts.get(rows.table, 0) + len(rows.rows)
+
+    started = time.perf_counter()
+    parts = [*generator.reference_tables(), generator.customers(), generator.inventory()]
+    generating += time.perf_counter() - started
+    for part in parts:
+        write(part)
+    chunks = generator.order_chunks()
+    while True:
+        started = time.perf_counter()
+        chunk = next(chunks, None)
+        generating += time.perf_counter() - started
+        if chunk is None:
+            break
+        for part in chunk:
+            write(part)
+    for handle in handles.values():
+        handle.close()
+    return generating, counts
+
+
+async def copy_floor(url: str, folder: Path) -> float:
+    """COPY the files into the emptied tables in one transaction; seconds taken."""
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        async with connection.transaction():
+            await connection.execute(
+                "TRUNCATE " + ", ".join(f"retail.{t}" for t in DATA_TABLES) + " CASCADE")
+        started = time.perf_counter()
+        async with connection.transaction():
+            for table in DATA_TABLES:
+                path = folder / f"{table}.csv"
+                if path.exists():
+                    await connection.copy_to_table(table, source=path, schema_name="retail",
+                                                   format="csv")
+        return time.perf_counter() - started
+    finally:
+        await connection.close()
+
+
+async def main(size: str) -> None:
+    work = Path(tempfile.mkdtemp(prefix="zs-", dir="/tmp"))
+    settings = Settings(data_dir=work, database_name="bench_seed")
+    target = await open_target(settings)
+    files = work / "csv"
+    files.mkdir()
+    generation_s, counts = generate_to_files(size, files)
+    total_rows = sum(counts.values())
+    started = time.perf_counter()
+    summary = await load_dataset(target.admin_url, _generator(size), replace=True, quiet=True)
+    whole_s = time.perf_counter() - started
+    floor_s = await copy_floor(target.admin_url, files)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"size {size}: {total_rows:,} rows ({counts.get('orders', 0):,} orders, "
+          f"{counts.get('order_items', 0):,} items)")
+    print(f"generation only:            {generation_s:6.1f} s")
+    print(f"whole seed (generate+load): {whole_s:6.1f} s  "
+          f"({total_rows / whole_s:,.0f} rows/s; loader's own clock {summary.seconds:.1f} s)")
+    print(f"raw COPY from CSV files:    {floor_s:6.1f} s  ({total_rows / floor_s:,.0f} rows/s)")
+    print(f"ratio whole seed / raw COPY: {whole_s / floor_s:.2f}x   (peak RSS {peak_mb:,.0f} MB)")
+    print("(the seed also rebuilds the ivfflat index and runs ANALYZE; the floor does not)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="workshop", choices=list(SIZES))
+    asyncio.run(main(parser.parse_args().size))
