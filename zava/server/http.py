@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
+import signal
+from collections.abc import Iterator
 
 import uvicorn
 from loguru import logger
@@ -93,5 +97,23 @@ async def serve_http(
         host=host, transport_security=transport_security(host, port, allowed_hosts))
     config = uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="on",
                             access_log=False, timeout_graceful_shutdown=5)
+    server_process = _GracefulServer(config)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, server_process.request_exit)
     logger.info("serving MCP on http://{}:{}/mcp", host, port)
-    await uvicorn.Server(config).serve()
+    await server_process.serve()
+    logger.info("HTTP server stopped")
+
+
+class _GracefulServer(uvicorn.Server):
+    """uvicorn without its own signal handling, which re-raises SIGTERM after shutdown
+    and so would kill the process before the pool and the embedded handle are closed."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def request_exit(self) -> None:
+        """Stop accepting requests and shut down gracefully."""
+        self.should_exit = True
