@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import sys
 import uuid
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
+from loguru import logger
 
 from zava.cli.common import run_async, settings_of
+from zava.db.embedded import stop_cluster
+
+if TYPE_CHECKING:
+    from zava.server.runtime import Runtime
 
 
 @click.command()
@@ -54,21 +63,27 @@ def serve(ctx: click.Context, transport: str, rls_user: uuid.UUID | None, host: 
             async with runtime.unit(caller):  # refuses an unknown manager, before serving
                 pass
             server = build_server(runtime, FixedCaller(caller))
-            await _until_terminated(server.run_stdio_async())
+            await _until_terminated(server.run_stdio_async(), runtime)
 
     run_async(ctx, work)
 
 
-async def _until_terminated(serving: object) -> None:
-    """Run ``serving``; SIGTERM or SIGINT cancels it so the pool closes cleanly."""
-    task = asyncio.ensure_future(serving)  # type: ignore[arg-type]
+async def _until_terminated(serving: Coroutine[Any, Any, None], runtime: Runtime) -> None:
+    """Serve until stdin closes; on SIGTERM or SIGINT close the pool and the embedded
+    handle, then exit at once (the stdin reader thread cannot be interrupted)."""
     loop = asyncio.get_running_loop()
+
+    async def terminate() -> None:
+        logger.info("terminating: closing the database pool")
+        await runtime.engine.dispose()
+        if runtime.target.embedded is not None:
+            stop_cluster(runtime.settings.data_dir)
+        sys.stderr.flush()
+        os._exit(0)
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, task.cancel)
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
+        loop.add_signal_handler(signum, lambda: loop.create_task(terminate()))
+    await serving
 
 
 @click.group()
