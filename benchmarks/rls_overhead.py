@@ -76,7 +76,7 @@ async def main(size: str, repeats: int, data_dir: Path | None) -> None:
                     through_rls = template.format(o="true", i="true")
                     explicit = template.format(o=f"o.store_id = ANY(ARRAY[{ids}]::uuid[])",
                                                i=f"i.store_id = ANY(ARRAY[{ids}]::uuid[])")
-                    rls_ms = await median_ms(lambda q=through_rls: rls.fetch(q), repeats)
+                    rls_ms = await median_ms(lambda q=through_rls, c=rls: c.fetch(q), repeats)
                     explicit_ms = await median_ms(lambda q=explicit: admin.fetch(q), repeats)
                     ratio = rls_ms / explicit_ms
                     worst = max(worst, ratio)

@@ -35,7 +35,8 @@ QUESTIONS = (
              {"period": "last_12_months"}),
     Question("Orders per store (free SQL)", "execute_sales_query",
              {"postgresql_query": "SELECT s.name, count(*) AS orders FROM retail.orders o "
-                                  "JOIN retail.stores s USING (store_id) GROUP BY 1 ORDER BY 2 DESC"}),
+                                  "JOIN retail.stores s USING (store_id) "
+                                  "GROUP BY 1 ORDER BY 2 DESC"}),
     Question("Top 3 products, last 30 days", "get_top_products",
              {"period": "last_30_days", "limit": 3}),
     Question("Something to keep rain off the patio", "semantic_search_products",
@@ -48,7 +49,7 @@ QUESTIONS = (
 
 def _summary(tool: str, result: Any) -> str:
     if result.is_error:
-        return "refused: " + result.content[0].text.split(": ", 1)[-1][:90]
+        return "refused: " + str(result.content[0].text).split(": ", 1)[-1][:90]
     data = result.structured_content or {}
     if tool == "get_multiple_table_schemas":
         return ", ".join(data["store_names"])

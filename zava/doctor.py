@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,7 +15,7 @@ from zava.db.login_role import inspect_login_role
 from zava.db.target import DatabaseTarget
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """How a check came out."""
 
     OK = "ok"

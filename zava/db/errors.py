@@ -87,5 +87,6 @@ def translate_errors() -> Iterator[None]:
         yield
     except ZavaError:
         raise
-    except (sa_exc.SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+    except (sa_exc.SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError,
+            OSError) as error:
         raise to_zava_error(error) from error

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from alembic import context
 from pgvector.sqlalchemy import Vector
 
+from alembic import context
 from zava.config import get_settings
 from zava.db.models import SCHEMA
 

@@ -6,12 +6,12 @@ import asyncio
 import io
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from alembic import command
 from zava.errors import ConfigurationError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -133,7 +133,9 @@ class ProductType(Base):
     category_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("categories.category_id"))
     name: Mapped[str] = mapped_column(Text)
 
-    __table_args__ = (Index("uq_product_types_category_id_name", "category_id", "name", unique=True),)
+    __table_args__ = (
+        Index("uq_product_types_category_id_name", "category_id", "name", unique=True),
+    )
 
 
 class Product(Base):

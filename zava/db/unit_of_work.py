@@ -47,6 +47,11 @@ _ENTER = (
 _UNKNOWN_CALLER = "28000"
 
 
+async def _driver(connection: AsyncConnection) -> Any:
+    """The asyncpg connection under an SQLAlchemy connection."""
+    return (await connection.get_raw_connection()).driver_connection
+
+
 class UnitOfWork:
     """``async with UnitOfWork(engine, settings, caller) as uow: await uow.sales....``"""
 
@@ -126,7 +131,7 @@ class UnitOfWork:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _enter(self, connection: AsyncConnection) -> None:
-        driver = (await connection.get_raw_connection()).driver_connection
+        driver = await _driver(connection)
         if self._write:
             with translate_errors():
                 await driver.execute("BEGIN")
@@ -172,7 +177,7 @@ class UnitOfWork:
         try:
             if session is not None:
                 await session.close()
-            driver = (await connection.get_raw_connection()).driver_connection
+            driver = await _driver(connection)
             if driver.is_in_transaction():
                 commit = self._write and exc is None
                 await driver.execute("COMMIT" if commit else "ROLLBACK")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,7 @@ from zava.db.models import (
 from zava.repositories.results import ProductInfo, ProductMatch
 
 
-def _products() -> Select[tuple[object, ...]]:
+def _products() -> Select[*tuple[Any, ...]]:
     return (
         select(
             Product.product_id, Product.sku, Product.name,
@@ -38,10 +39,10 @@ class ProductRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def _fetch(self, query: Select[tuple[object, ...]]) -> list[ProductInfo]:
+    async def _fetch(self, query: Select[*tuple[Any, ...]]) -> list[ProductInfo]:
         with translate_errors():
             rows = (await self._session.execute(query)).all()
-        return [ProductInfo(*row) for row in rows]  # type: ignore[arg-type]
+        return [ProductInfo(*row) for row in rows]
 
     async def get(self, product_id: uuid.UUID) -> ProductInfo | None:
         """The product with this id, if any."""

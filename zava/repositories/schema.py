@@ -18,7 +18,8 @@ TABLE_DESCRIPTIONS = {
     "customers": "Customers; store_id is the home store.",
     "categories": "Product categories.",
     "product_types": "Product types within a category.",
-    "products": "The catalog; prices in USD; gross_margin_percent = (base_price - cost) / base_price.",
+    "products": "The catalog; prices in USD; "
+                "gross_margin_percent = (base_price - cost) / base_price.",
     "inventory": "Units in stock per store and product.",
     "orders": "Orders per store; total_amount = sum of its items' total_amount. "
               "Count status IN ('placed','shipped','delivered') as sales.",

@@ -122,4 +122,4 @@ async def load_function_catalog(connection: AsyncConnection) -> FunctionCatalog:
     """Read the allowlists from the database ``connection`` is on."""
     functions = [tuple(r) for r in await connection.execute(_CATALOG_QUERY)]
     types = [tuple(r) for r in await connection.execute(_TYPES_QUERY)]
-    return FunctionCatalog.from_rows(functions, types)  # type: ignore[arg-type]
+    return FunctionCatalog.from_rows(functions, types)

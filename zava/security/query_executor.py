@@ -41,7 +41,7 @@ class QueryResult:
 def to_json_value(value: object) -> JsonValue:
     """A JSON-safe form of a value asyncpg returned."""
     if value is None or isinstance(value, bool | int | str):
-        return value  # type: ignore[return-value]
+        return value
     if isinstance(value, float):
         return value if value == value and abs(value) != float("inf") else str(value)
     if isinstance(value, Decimal):

@@ -152,7 +152,8 @@ class DatasetGenerator:
         years = np.arange(self._days) / 365.25
         weekend = np.array([1.3 if d.weekday() >= 5 else 1.0 for d in self._dates])
         weights = seasonal[months] * YEARLY_GROWTH ** years * weekend
-        return weights / weights.sum()
+        normalised: np.ndarray = weights / weights.sum()
+        return normalised
 
     def order_chunks(self) -> Iterator[tuple[TableRows, TableRows]]:
         """(orders, order_items) chunk by chunk; ``customers()`` must have run first."""

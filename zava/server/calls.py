@@ -37,7 +37,8 @@ class ToolCall:
 
 def runtime_of(ctx: Context) -> Runtime:
     """The runtime the server's lifespan created."""
-    runtime: Runtime = ctx.request_context.lifespan_context.runtime
+    state: Any = ctx.request_context.lifespan_context
+    runtime: Runtime = state.runtime
     return runtime
 
 

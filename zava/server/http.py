@@ -72,13 +72,13 @@ async def serve_http(
                                  resource_server_url=resource, required_scopes=["zava:read"],
                                  validate_token_resource=False),
         }
-    server = build_server(runtime, identity, **options)  # type: ignore[arg-type]
+    server = build_server(runtime, identity, **options)
 
-    @server.custom_route("/health", methods=["GET"])
+    @server.custom_route("/health", methods=["GET"])  # type: ignore[untyped-decorator]
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "uptime_s": round(runtime.uptime_s, 1)})
 
-    @server.custom_route("/ready", methods=["GET"])
+    @server.custom_route("/ready", methods=["GET"])  # type: ignore[untyped-decorator]
     async def ready(_: Request) -> JSONResponse:
         try:
             async with runtime.engine.connect() as connection:

@@ -49,7 +49,8 @@ class HeaderCaller:
     def caller(self, ctx: Context | None) -> uuid.UUID:
         if ctx is None:
             raise AuthorizationError(
-                f"resources need a bearer token; the {IDENTITY_HEADER} header is read by tools only")
+                f"resources need a bearer token; the {IDENTITY_HEADER} header is read by "
+                "tools only")
         headers = {k.lower(): v for k, v in (ctx.headers or {}).items()}
         return parse_manager_id(headers.get(IDENTITY_HEADER),
                                 source=f"the {IDENTITY_HEADER} header")
