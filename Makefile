@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 
-.PHONY: demo test lint typecheck bench-seed bench-rls clean
+.PHONY: demo test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,11 +27,17 @@ demo: $(VENV)/.installed-app
 	$(BIN)/zava demo
 
 test: $(VENV)/.installed-dev
+	$(BIN)/ruff check zava tests benchmarks
+	$(BIN)/mypy zava
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check zava tests benchmarks
 	$(BIN)/mypy zava
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.seed_load --size workshop
+	$(BIN)/python -m benchmarks.rls_overhead
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
