@@ -18,7 +18,7 @@ class Size:
 SIZES = {
     "tiny": Size("tiny", customers=400, orders=2_000, chunk_orders=2_000),
     "workshop": Size("workshop", customers=50_000, orders=200_000),
-    "large": Size("large", customers=400_000, orders=2_000_000, chunk_orders=100_000),
+    "large": Size("large", customers=400_000, orders=2_400_000, chunk_orders=100_000),
 }
 DEFAULT_SIZE = "workshop"
 DEFAULT_SEED = 20_260_101
