@@ -74,10 +74,15 @@ async def execute_guarded(
     )
     started = time.perf_counter()
     with translate_errors():
-        statement = await connection.prepare(sql)
-        records = await statement.fetch()
+        # fetch() reuses the connection's prepared-statement cache: one round trip for a
+        # repeated query. Only an empty result needs a describe to learn its columns.
+        records = await connection.fetch(sql)
+        if records:
+            columns = list(records[0].keys())
+        else:
+            statement = await connection.prepare(sql)
+            columns = [attribute.name for attribute in statement.get_attributes()]
     elapsed_ms = (time.perf_counter() - started) * 1000
-    columns = [attribute.name for attribute in statement.get_attributes()]
     truncated = len(records) > max_rows
     rows: list[list[JsonValue]] = []
     size = 0
