@@ -22,7 +22,9 @@ TABLE_DESCRIPTIONS = {
                 "gross_margin_percent = (base_price - cost) / base_price.",
     "inventory": "Units in stock per store and product.",
     "orders": "Orders per store; total_amount = sum of its items' total_amount. "
-              "Count status IN ('placed','shipped','delivered') as sales.",
+              "Count status IN ('placed','shipped','delivered') as sales. Compare "
+              "order_date (a date) with dates, e.g. CURRENT_DATE - 30 or DATE '2025-01-01': "
+              "a timestamp comparison cannot use the index.",
     "order_items": "Order lines; total_amount = quantity * unit_price - discount_amount. "
                    "Join to orders on (store_id, order_id).",
     "product_description_embeddings": "Vector embeddings of product descriptions (pgvector); "
