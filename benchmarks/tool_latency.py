@@ -65,6 +65,7 @@ def tools_list_size(tools: list[dict[str, object]]) -> str:
 
         tokenizer = Tokenizer.from_file(str(Path(model_location("all-MiniLM-L6-v2", None))
                                             / "tokenizer.json"))
+        tokenizer.no_truncation()
         tokens = f", {len(tokenizer.encode(text).ids):,} BERT WordPiece tokens"
     except Exception:  # the tokenizer is optional here
         tokens = ""
@@ -73,7 +74,12 @@ def tools_list_size(tools: list[dict[str, object]]) -> str:
 
 async def main(calls: int, data_dir: Path | None) -> None:
     settings, target = await seeded_target("workshop", data_dir)
-    floor = await asyncpg.connect(asyncpg_dsn(target.admin_url), server_settings={"jit": "off"})
+    # The floor reads the same rows the tool does: the same login, role and caller, set
+    # once for the session instead of per call, and no guard, pool or MCP in between.
+    floor = await asyncpg.connect(asyncpg_dsn(target.app_url), server_settings={"jit": "off"})
+    await floor.execute(
+        "SET ROLE zava_store_reader; SELECT set_config('app.current_rls_user_id', "
+        f"'{company.SEATTLE_MANAGER_ID}', false)")
     env = dict(os.environ, ZAVA_DATA_DIR=str(settings.data_dir),
                ZAVA_DATABASE_NAME=settings.database_name, ZAVA_LOG_LEVEL="WARNING",
                HF_HUB_OFFLINE="1")
