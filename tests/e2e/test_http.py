@@ -148,3 +148,18 @@ def test_no_tokens_configured_is_a_clear_error(server_env: dict[str, str]) -> No
          str(free_port())], env=server_env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "no bearer tokens configured" in result.stderr
+
+
+async def test_every_tool_over_http_as_head_office(
+    token_server: str, seeded_admin_engine: Any
+) -> None:
+    from tests.e2e.expected import Expected
+    from tests.e2e.test_stdio_tools import exercise
+
+    manager = next(m for m in company.managers() if m.scope == "head_office")
+    headers = {"Authorization": f"Bearer {HEAD_OFFICE_TOKEN}"}
+    async with httpx2.AsyncClient(headers=headers, timeout=60) as http, \
+            streamable_http_client(token_server + "/mcp", http_client=http) as (read, write), \
+            ClientSession(read, write) as session:
+        await session.initialize()
+        await exercise(session, Expected(seeded_admin_engine, manager))
