@@ -8,8 +8,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from zava.security.query_executor import execute_guarded
-from zava.server.calls import tool_call
+from zava.security.query_executor import QueryResult, execute_guarded
+from zava.server.calls import ToolCall, tool_call
 from zava.server.rendering import fence, table
 from zava.services import analytics
 from zava.services.reports import TableSchemas
@@ -37,6 +37,18 @@ class QueryPlan(BaseModel):
 def _result(model: BaseModel, text: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)],
                           structured_content=model.model_dump(mode="json"))
+
+
+async def _run_guarded(call: ToolCall, sql: str, *, max_rows: int) -> QueryResult:
+    """Guard ``sql``, run it in a read unit of work for the caller, record the audit facts."""
+    call.record_query(sql)
+    runtime = call.runtime
+    guarded = runtime.guard.check(sql)
+    async with runtime.unit(call.caller) as uow:
+        result = await execute_guarded(uow, guarded, max_rows=max_rows,
+                                       max_bytes=runtime.settings.max_result_bytes)
+    call.rows = result.row_count
+    return result
 
 
 def register(server: MCPServer) -> None:
@@ -76,14 +88,8 @@ def register(server: MCPServer) -> None:
         Only your stores' rows are visible. Results are capped (truncated=true when cut);
         aggregate in SQL rather than fetching raw rows. Call get_multiple_table_schemas first."""
         async with tool_call(ctx, "execute_sales_query") as call:
-            call.record_query(postgresql_query)
-            runtime = call.runtime
-            guarded = runtime.guard.check(postgresql_query)
-            async with runtime.unit(call.caller) as uow:
-                result = await execute_guarded(
-                    uow, guarded, max_rows=runtime.settings.max_rows,
-                    max_bytes=runtime.settings.max_result_bytes)
-            call.rows = result.row_count
+            result = await _run_guarded(call, postgresql_query,
+                                        max_rows=call.runtime.settings.max_rows)
         output = QueryOutput(columns=result.columns, rows=result.rows,
                              row_count=result.row_count, truncated=result.truncated,
                              elapsed_ms=round(result.elapsed_ms, 2))
@@ -101,12 +107,6 @@ def register(server: MCPServer) -> None:
         """Show PostgreSQL's estimated plan for a SELECT without running it, to check
         that a heavy query will use indexes before calling execute_sales_query."""
         async with tool_call(ctx, "explain_sales_query") as call:
-            call.record_query(postgresql_query)
-            runtime = call.runtime
-            guarded = runtime.guard.check(f"EXPLAIN {postgresql_query}")
-            async with runtime.unit(call.caller) as uow:
-                result = await execute_guarded(uow, guarded, max_rows=1000,
-                                               max_bytes=runtime.settings.max_result_bytes)
-            call.rows = result.row_count
+            result = await _run_guarded(call, f"EXPLAIN {postgresql_query}", max_rows=1000)
         plan = QueryPlan(plan=[str(row[0]) for row in result.rows])
         return _result(plan, "\n".join(plan.plan))
