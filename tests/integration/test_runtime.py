@@ -14,8 +14,8 @@ from zava.server.runtime import open_runtime
 async def test_a_superuser_login_is_refused(seeded_database: EmbeddedCluster,
                                             settings: Settings) -> None:
     privileged = settings.model_copy(update={"database_url": seeded_database.admin_url})
-    with pytest.raises(ConfigurationError, match="refusing to serve as postgres, which is a "
-                                                 "superuser .*--allow-privileged-login"):
+    with pytest.raises(ConfigurationError, match=r"refusing to serve as postgres, which is a "
+                                                 r"superuser .*--allow-privileged-login"):
         async with open_runtime(privileged):
             pytest.fail("served as a superuser")
 

@@ -3,12 +3,16 @@ and the shipped embeddings against the real model."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import datetime as dt
+import hashlib
 import itertools
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -17,8 +21,8 @@ import pytest
 
 from tests.conftest import clone_database
 from zava.db.embedded import EmbeddedCluster
-from zava.errors import ValidationError
-from zava.seeding import catalog
+from zava.errors import ConfigurationError, ValidationError
+from zava.seeding import catalog, catalog_embeddings, loader
 from zava.seeding.catalog_embeddings import embeddings_path, load_catalog_vectors
 from zava.seeding.generator import DatasetGenerator, TableRows
 from zava.seeding.loader import DATA_TABLES, asyncpg_dsn, ivfflat_lists, load_dataset
@@ -132,3 +136,141 @@ async def test_cli_seed_loads_then_refuses(empty: EmbeddedCluster) -> None:
     skipped = subprocess.run([*command, "--if-empty"], env=env, capture_output=True, text=True,
                              timeout=120)
     assert skipped.returncode == 0 and "nothing loaded" in skipped.stderr
+
+
+async def test_a_failing_copy_of_order_items_leaves_nothing(
+    empty: EmbeddedCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_copy = loader._copy
+
+    async def failing_copy(connection: asyncpg.Connection, rows: TableRows) -> int:
+        if rows.table == "order_items":
+            raise asyncpg.PostgresError("injected COPY failure on order_items")
+        return await real_copy(connection, rows)
+
+    monkeypatch.setattr(loader, "_copy", failing_copy)
+    with pytest.raises(asyncpg.PostgresError, match="injected"):
+        await load_dataset(empty.admin_url, tiny(), quiet=True)
+    assert set((await counts(empty)).values()) == {0}
+
+
+async def test_a_cancellation_mid_load_leaves_nothing(
+    empty: EmbeddedCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What Ctrl-C does: asyncio cancels the load while it is copying orders."""
+    real_copy = loader._copy
+    orders_copied = asyncio.Event()
+
+    async def slow_copy(connection: asyncpg.Connection, rows: TableRows) -> int:
+        copied = await real_copy(connection, rows)
+        if rows.table == "orders":
+            orders_copied.set()
+            await asyncio.sleep(30)
+        return copied
+
+    monkeypatch.setattr(loader, "_copy", slow_copy)
+    task = asyncio.create_task(load_dataset(empty.admin_url, tiny(), quiet=True))
+    await asyncio.wait_for(orders_copied.wait(), 30)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert set((await counts(empty)).values()) == {0}
+
+
+async def test_another_embedding_space_loads_without_vectors_and_says_what_to_run(
+    empty: EmbeddedCluster,
+) -> None:
+    connection = await asyncpg.connect(asyncpg_dsn(empty.admin_url))
+    try:
+        await connection.execute("UPDATE retail.embedding_space "
+                                 "SET model_name = 'text-embedding-3-small', dimension = 1536")
+    finally:
+        await connection.close()
+    summary = await load_dataset(empty.admin_url, tiny(), quiet=True)
+    assert summary.rows["product_description_embeddings"] == 0
+    assert summary.rows["order_items"] > 0
+    assert any("ZAVA_EMBEDDING_MODEL=text-embedding-3-small ZAVA_EMBEDDING_DIM=1536 "
+               "zava seed embed-catalog" in note for note in summary.notes)
+
+
+def test_stale_embeddings_are_refused_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    shipped = catalog.products()
+    extra = dataclasses.replace(shipped[0], sku="ZZ-NEW-0001")
+    monkeypatch.setattr(catalog, "products", lambda: (*shipped, extra))
+    with pytest.raises(ConfigurationError, match=r"does not match the catalog.*embed-catalog"):
+        load_catalog_vectors()
+
+
+class FakeEmbedder:
+    """Deterministic vectors without a model: a hash of the text."""
+
+    model_name = "fake-model"
+    dimension = 8
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return [[float(b) + 1.0 for b in hashlib.sha256(t.encode()).digest()[:8]]
+                for t in texts]
+
+
+async def test_embed_catalog_writes_what_the_loader_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_embeddings, "SEED_DIR", tmp_path)
+    count = await catalog_embeddings.embed_catalog(
+        FakeEmbedder(), catalog_embeddings.embeddings_path("fake-model"))
+    assert count == len(catalog.products())
+    vectors = load_catalog_vectors("fake-model", 8)
+    assert list(vectors) == [p.sku for p in catalog.products()]
+    assert all(abs(float(np.linalg.norm(v)) - 1) < 1e-2 for v in vectors.values())
+    with pytest.raises(ConfigurationError, match="ZAVA_EMBEDDING_DIM=16 zava seed embed-catalog"):
+        load_catalog_vectors("fake-model", 16)
+
+
+TABLE_ORDER = {
+    "stores": "store_id", "managers": "manager_id", "manager_stores": "manager_id, store_id",
+    "categories": "category_id", "product_types": "product_type_id", "products": "product_id",
+    "customers": "customer_id", "inventory": "store_id, product_id",
+    "orders": "store_id, order_id", "order_items": "store_id, order_id, product_id",
+    "product_description_embeddings": "product_id",
+}
+
+
+async def checksums(db: EmbeddedCluster) -> dict[str, str]:
+    """md5 of each table's content in key order (the load time stamp left out)."""
+    connection = await asyncpg.connect(asyncpg_dsn(db.admin_url))
+    try:
+        sums = {}
+        for table, key in TABLE_ORDER.items():
+            columns = "product_id, embedding, model" if table.startswith("product_desc") else "t"
+            sums[table] = await connection.fetchval(
+                f"SELECT md5(string_agg(({columns})::text, E'\\n' ORDER BY {key})) "
+                f"FROM retail.{table} t")
+        return sums
+    finally:
+        await connection.close()
+
+
+async def test_the_same_seed_loads_identical_tables(
+    empty: EmbeddedCluster, seeded_template: EmbeddedCluster
+) -> None:
+    from tests.conftest import SEED_END_DATE
+    from zava.seeding.sizes import DEFAULT_SEED
+
+    await load_dataset(empty.admin_url, DatasetGenerator(SIZES["tiny"], DEFAULT_SEED,
+                                                         SEED_END_DATE), quiet=True)
+    assert await checksums(empty) == await checksums(seeded_template)
+
+
+def test_embed_catalog_command_reproduces_the_shipped_vectors(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from zava.cli import main
+
+    output = tmp_path / "vectors.npz"
+    result = CliRunner().invoke(main, ["seed", "embed-catalog", "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    with np.load(output) as fresh, np.load(embeddings_path()) as shipped:
+        assert list(fresh["skus"]) == list(shipped["skus"])
+        cosine = (fresh["vectors"].astype(np.float32)
+                  * shipped["vectors"].astype(np.float32)).sum(axis=1)
+    assert cosine.min() >= 0.99

@@ -38,10 +38,13 @@ def seed(ctx: click.Context, size: str, seed_value: int, end_date: dt.datetime |
             click.echo("retail data already present; nothing loaded (--if-empty)", err=True)
             return
         for table, count in summary.rows.items():
-            click.echo(f"{table:>32}: {count:>10,}", err=True)
+            seconds = summary.table_seconds.get(table, 0.0)
+            click.echo(f"{table:>32}: {count:>10,} rows {seconds:7.2f} s", err=True)
         for note in summary.notes:
             click.echo(f"note: {note}", err=True)
-        click.echo(f"loaded the {size} dataset in {summary.seconds:.1f} s", err=True)
+        total = sum(summary.rows.values())
+        click.echo(f"loaded the {size} dataset (seed {seed_value}, orders up to {end}): "
+                   f"{total:,} rows in {summary.seconds:.1f} s", err=True)
 
     run_async(ctx, work)
 
@@ -51,17 +54,20 @@ def seed(ctx: click.Context, size: str, seed_value: int, end_date: dt.datetime |
               help="Where to write the vectors (default: seed/embeddings/<model>.npz).")
 @click.pass_context
 def embed_catalog_command(ctx: click.Context, output: Path | None) -> None:
-    """Recompute the catalog's description embeddings with the local model."""
-    from zava.embeddings.local import LocalEmbedder
+    """Recompute the catalog's description embeddings with the configured provider.
+
+    The text embedded is each product's name + ". " + description; the vectors are
+    normalised and stored as float16 with the SKUs. The local model is loaded offline.
+    """
+    from zava.embeddings.factory import create_embedder
     from zava.seeding.catalog_embeddings import embed_catalog, embeddings_path
 
     settings = settings_of(ctx)
     target = output or embeddings_path(settings.embedding_model)
 
     async def work() -> None:
-        embedder = LocalEmbedder(settings.embedding_model, settings.embedding_dim,
-                                 settings.embedding_model_path)
-        count = embed_catalog(embedder, target)
-        click.echo(f"wrote {count} vectors to {target}", err=True)
+        count = await embed_catalog(create_embedder(settings), target)
+        click.echo(f"wrote {count} {settings.embedding_model} vectors "
+                   f"({settings.embedding_dim} dims) to {target}", err=True)
 
     run_async(ctx, work)

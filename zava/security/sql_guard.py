@@ -1,216 +1,353 @@
-"""The SQL guard: free-form queries from a model are parsed by PostgreSQL's own parser
-(pglast) and accepted only if they are exactly one plain SELECT (WITH, UNION and
-subqueries allowed), or an EXPLAIN of one without ANALYZE, that calls only allowlisted
-functions and reads only the retail tables.
+"""The SQL guard: free-form SQL from a model runs only if PostgreSQL's own parser (pglast,
+libpg_query) reads it as exactly one plain SELECT, or an EXPLAIN of one without ANALYZE,
+built only from known node types, that reads only the retail tables and names only
+allowlisted functions, types and operator schemas (see ``function_catalog``).
 
-Rejections raise ``QueryRejectedError`` with a message a model can act on; they name at
-most the offending identifier. Decisions are cached per query text.
+The parse tree is walked iteratively as libpg_query's JSON. A wrapped node is a one-key
+object named after its type (``{"FuncCall": {...}}``); fields that point at one struct
+type hold the struct directly, so the checks key on field names found in any struct
+(``funcname``, ``relname``, ``names``...) and hold wherever a node stands. Rejections raise
+``QueryRejectedError`` with a message that names at most the offending identifier.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import pglast
-from pglast.parser import ParseError
+from pglast import parser
 
 from zava.errors import QueryRejectedError
 from zava.security.function_catalog import FunctionCatalog, load_function_catalog
 
-__all__ = ["GuardedQuery", "SqlGuard", "load_function_catalog"]
+__all__ = ["FunctionCatalog", "GuardedQuery", "SqlGuard", "load_function_catalog"]
 
 SCHEMA = "retail"
 MAX_QUERY_CHARS = 100_000
-_SCHEMA_HINT = "call get_multiple_table_schemas to see the tables"
-_WRITE_NODES = {"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"}
-_UNSUPPORTED_NODES = {
+_SCHEMA_HINT = "query the retail tables (call get_multiple_table_schemas to see them)"
+_READ_ONLY = "Zava queries are read-only and run as the caller"
+
+_NODE_KINDS = frozenset({
+    "SelectStmt", "ResTarget", "ColumnRef", "A_Star", "A_Const", "String", "Integer",
+    "Float", "Boolean", "BitString", "List", "A_Expr", "BoolExpr", "NullTest", "BooleanTest",
+    "SubLink", "CaseExpr", "CaseWhen", "CoalesceExpr", "MinMaxExpr", "RowExpr",
+    "A_ArrayExpr", "A_Indirection", "A_Indices", "TypeCast", "TypeName", "CollateClause",
+    "FuncCall", "NamedArgExpr", "WindowDef", "SortBy", "RangeVar", "RangeSubselect",
+    "RangeFunction", "RangeTableSample", "JoinExpr", "CommonTableExpr", "Alias", "ColumnDef",
+    "GroupingSet", "GroupingFunc", "SQLValueFunction", "JsonValueExpr", "JsonOutput",
+    "JsonReturning", "JsonFormat", "JsonKeyValue", "JsonObjectConstructor",
+    "JsonArrayConstructor", "JsonArrayQueryConstructor", "JsonAggConstructor",
+    "JsonObjectAgg", "JsonArrayAgg", "JsonFuncExpr", "JsonIsPredicate", "JsonParseExpr",
+    "JsonScalarExpr", "JsonSerializeExpr", "JsonBehavior", "JsonArgument", "JsonTable",
+    "JsonTableColumn", "JsonTablePathSpec",
+})
+"""Parse-node types a query may contain; anything else is refused."""
+_LEAF_KINDS = frozenset({"A_Const", "String", "Integer", "Float", "Boolean", "BitString",
+                         "A_Star", "SQLValueFunction"})
+"""Allowed nodes with nothing to check inside (names are checked by their parent)."""
+_CHECKED_FIELDS = frozenset({"withClause", "intoClause", "funcname", "relname", "names",
+                             "name", "operName", "useOp", "collname", "fields", "indirection"})
+"""Struct fields ``_Walk.struct`` checks; a struct with none of them needs no look."""
+
+_REFUSED_KINDS = {
+    "ParamRef": "query parameters ($1) are not supported; write the values in the query",
+    "LockingClause": "FOR UPDATE/SHARE is not allowed; " + _READ_ONLY,
+    "IntoClause": "SELECT INTO is not allowed; " + _READ_ONLY,
+    "XmlExpr": "XML functions are not supported",
+    "XmlSerialize": "XML functions are not supported",
     "RangeTableFunc": "XMLTABLE is not supported",
-    "JsonTable": "JSON_TABLE is not supported",
-    "IntoClause": "SELECT INTO is not allowed: queries cannot create tables",
-    "LockingClause": "FOR UPDATE/SHARE is not allowed: queries are read-only",
 }
-_SAMPLE_METHODS = {"system", "bernoulli"}
+_EXPLAIN_OPTIONS = frozenset({"verbose", "costs", "settings", "generic_plan", "buffers",
+                              "summary", "memory", "format"})
+_SAMPLE_METHODS = frozenset({"system", "bernoulli"})
+_SYSTEM_COLUMNS = frozenset({"ctid", "xmin", "xmax", "cmin", "cmax", "tableoid"})
+_STATEMENT_NAMES = {"VariableSetStmt": "SET/RESET", "VariableShowStmt": "SHOW",
+                    "TransactionStmt": "a transaction command"}
 
 
 @dataclass(frozen=True)
 class GuardedQuery:
-    """A query the guard accepted: the statement text to run and what it touches."""
+    """A query the guard accepted: the statement to run and what it touches."""
 
     sql: str
+    """The statement text, trimmed, without a trailing semicolon."""
     is_explain: bool
+    """True for an EXPLAIN (without ANALYZE) of a SELECT."""
     tables: frozenset[str]
+    """The retail tables the query reads."""
     fingerprint: str
+    """pg_query's fingerprint: the same for queries that differ only in constants,
+    whitespace, comments and case, and reveals no constant (for audit logs)."""
 
 
-def _reject(message: str) -> QueryRejectedError:
-    return QueryRejectedError(message)
+def _ident(name: str) -> str:
+    """An identifier fit to quote back: at most 63 printable characters."""
+    return "".join(c if c.isprintable() else "?" for c in name[:63])
 
 
-def _names(nodes: list[dict[str, Any]] | None) -> list[str]:
-    return [n.get("sval", "") for n in nodes or [] if n.get("@") == "String"]
+def _names(nodes: object) -> list[str]:
+    """The strings of a name list (``[{"String": {"sval": ...}}, ...]``)."""
+    if not isinstance(nodes, list):
+        raise QueryRejectedError("the query has a name the guard cannot read")
+    names = []
+    for node in nodes:
+        string = node.get("String") if isinstance(node, dict) else None
+        if not isinstance(string, dict):
+            raise QueryRejectedError("the query has a name the guard cannot read")
+        names.append(str(string.get("sval", "")))
+    if not names:
+        raise QueryRejectedError("the query has a name the guard cannot read")
+    return names
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """A stack marker: from here on, the CTE names in scope are ``ctes``."""
+
+    ctes: frozenset[str]
 
 
 class _Walk:
-    """One query's walk: relations resolved against CTE scopes, every function checked."""
+    """One query's walk: every node checked, relations resolved against CTE scopes."""
 
     def __init__(self, catalog: FunctionCatalog, tables: frozenset[str]) -> None:
         self.catalog = catalog
         self.tables = tables
         self.used: set[str] = set()
 
-    def node(self, value: Any, scope: tuple[frozenset[str], ...]) -> None:
-        if isinstance(value, list | tuple):
-            for item in value:
-                self.node(item, scope)
-            return
-        if not isinstance(value, dict):
-            return
-        kind = value.get("@")
-        if kind in _WRITE_NODES:
-            raise _reject("only SELECT is allowed: queries cannot insert, update or delete")
-        if kind in _UNSUPPORTED_NODES:
-            raise _reject(_UNSUPPORTED_NODES[kind])
-        if kind == "SelectStmt":
-            self.select(value, scope)
-            return
-        if kind == "RangeVar":
-            self.relation(value, scope)
-        elif kind == "FuncCall":
-            self.function(_names(value.get("funcname")))
-        elif kind == "TypeName":
-            self.type_name(_names(value.get("names")))
-        elif kind == "A_Expr":
-            self.operator(_names(value.get("name")))
-        elif kind == "RangeTableSample":
-            method = _names(value.get("method"))
-            if len(method) != 1 or method[0].lower() not in _SAMPLE_METHODS:
-                raise _reject("TABLESAMPLE supports only SYSTEM and BERNOULLI")
-            self.node(value.get("relation"), scope)
-            self.node(value.get("args"), scope)
-            self.node(value.get("repeatable"), scope)
-            return
-        for key, child in value.items():
-            if key != "@" and isinstance(child, dict | list | tuple):
-                self.node(child, scope)
+    def run(self, root: dict[str, Any]) -> None:
+        """Walk the tree depth-first. The CTE names in scope change only at a WITH, so
+        the stack holds plain nodes, and a ``_Scope`` marker where the scope changes."""
+        ctes: frozenset[str] = frozenset()
+        stack: list[object] = [root]
+        push, pop = stack.append, stack.pop
+        while stack:
+            value = pop()
+            if type(value) is not dict:
+                if type(value) is _Scope:
+                    ctes = value.ctes
+                continue
+            if len(value) == 1:
+                kind = next(iter(value))
+                if kind[0].isupper():  # a wrapped node: {"Kind": {fields}}
+                    if kind in _LEAF_KINDS:
+                        continue
+                    value = value[kind]
+                    self.kind(kind, value)
+                    if type(value) is not dict:
+                        continue
+            if not _CHECKED_FIELDS.isdisjoint(value):
+                self.struct(value, ctes)
+                if "withClause" in value:
+                    push(_Scope(ctes))  # restored once this struct's subtree is done
+                    ctes = self.with_clause(value["withClause"], ctes, push)
+            for key, child in value.items():
+                if type(child) is list:
+                    stack.extend(child)
+                elif type(child) is dict and key != "withClause":
+                    push(child)
 
-    def select(self, stmt: dict[str, Any], scope: tuple[frozenset[str], ...]) -> None:
-        with_clause = stmt.get("withClause")
-        if with_clause:
-            ctes = with_clause.get("ctes") or []
-            names = [c.get("ctename", "") for c in ctes]
-            recursive = bool(with_clause.get("recursive"))
-            for index, cte in enumerate(ctes):
-                # A plain WITH sees only the CTEs before it; WITH RECURSIVE sees them all.
-                visible = frozenset(names if recursive else names[:index])
-                self.node(cte.get("ctequery"), (*scope, visible))
-            scope = (*scope, frozenset(names))
-        for key, child in stmt.items():
-            if key not in ("@", "withClause") and isinstance(child, dict | list | tuple):
-                self.node(child, scope)
+    def kind(self, kind: str, body: dict[str, Any]) -> None:
+        if kind in _NODE_KINDS:
+            if kind == "RangeTableSample":
+                method = _names(body.get("method"))
+                if method[-1] not in _SAMPLE_METHODS or method[:-1] not in ([], ["pg_catalog"]):
+                    raise QueryRejectedError("TABLESAMPLE supports only SYSTEM and BERNOULLI")
+            return
+        if kind in _REFUSED_KINDS:
+            raise QueryRejectedError(_REFUSED_KINDS[kind])
+        if kind.endswith("Stmt"):
+            raise QueryRejectedError(
+                f"only SELECT is allowed; {kind.removesuffix('Stmt').upper()} cannot be used "
+                f"inside a query ({_READ_ONLY})")
+        raise QueryRejectedError(f"{kind} is not supported in queries; write a plain SELECT")
 
-    def relation(self, var: dict[str, Any], scope: tuple[frozenset[str], ...]) -> None:
-        schema, name = var.get("schemaname"), var.get("relname", "")
-        if var.get("catalogname"):
-            raise _reject(f"table {name} is not available; {_SCHEMA_HINT}")
-        if schema is None and any(name in names for names in scope):
-            return
-        if schema in (None, SCHEMA) and name in self.tables:
-            self.used.add(name)
-            return
-        raise _reject(f"table {name[:63]} is not available; query the retail tables "
-                      f"({_SCHEMA_HINT})")
+    def with_clause(self, clause: dict[str, Any], ctes: frozenset[str],
+                    push: Callable[[object], None]) -> frozenset[str]:
+        """Queue the CTEs, each seeing the names before it (all of them if RECURSIVE);
+        return the names the rest of the statement sees."""
+        entries = clause.get("ctes") or []
+        names = [str(entry.get("CommonTableExpr", {}).get("ctename", "")) for entry in entries]
+        recursive = bool(clause.get("recursive"))
+        for index, entry in enumerate(entries):
+            push(_Scope(ctes))
+            push(entry)
+            push(_Scope(ctes | frozenset(names if recursive else names[:index])))
+        return ctes | frozenset(names)
+
+    def struct(self, body: dict[str, Any], ctes: frozenset[str]) -> None:
+        """Check the fields of one struct (``ctes``: the CTE names in scope)."""
+        if "intoClause" in body:
+            raise QueryRejectedError(_REFUSED_KINDS["IntoClause"])
+        if "funcname" in body:
+            self.function(_names(body["funcname"]))
+        if "relname" in body:
+            self.relation(body, ctes)
+        if "names" in body:
+            self.type_name(_names(body["names"]))
+        for key in ("name", "operName", "useOp"):  # A_Expr, SubLink, SortBy
+            if isinstance(body.get(key), list):
+                self.operator(_names(body[key]))
+        if "collname" in body and _names(body["collname"])[:-1] not in ([], ["pg_catalog"]):
+            raise QueryRejectedError("only pg_catalog collations may be schema-qualified")
+        if "fields" in body:  # ColumnRef: t.f may call f(t)
+            self.attributes(body["fields"], first=1)
+        if "indirection" in body:  # (expr).f may call f(expr)
+            self.attributes(body["indirection"], first=0)
 
     def function(self, parts: list[str]) -> None:
-        schema, name = (parts[0], parts[-1]) if len(parts) == 2 else (None, parts[-1])
-        if len(parts) > 2 or not self.catalog.allows_function(schema, name):
-            raise _reject(f"function {name[:63]} is not allowed in queries; Zava queries are "
-                          "read-only, run as the caller, and may use built-in functions only")
+        if len(parts) == 1:
+            allowed = parts[0] in self.catalog.functions
+        else:
+            allowed = len(parts) == 2 and (parts[0], parts[1]) in self.catalog.qualified_functions
+        if not allowed:
+            raise QueryRejectedError(f"function {_ident(parts[-1])} is not allowed in queries; "
+                                     f"{_READ_ONLY}")
+
+    def relation(self, var: dict[str, Any], ctes: frozenset[str]) -> None:
+        name, schema = str(var["relname"]), var.get("schemaname")
+        if schema is None and name in ctes:
+            return
+        if schema in (None, SCHEMA) and name in self.tables and "catalogname" not in var:
+            self.used.add(name)
+            return
+        raise QueryRejectedError(f"table {_ident(name)} is not available; {_SCHEMA_HINT}")
 
     def type_name(self, parts: list[str]) -> None:
-        schema, name = (parts[0], parts[-1]) if len(parts) == 2 else (None, parts[-1])
-        if len(parts) > 2 or not self.catalog.allows_type(schema, name):
-            raise _reject(f"type {name[:63]} is not allowed in queries; use built-in types")
+        if len(parts) == 1:
+            allowed = parts[0] in self.catalog.types
+        else:
+            allowed = len(parts) == 2 and (parts[0], parts[1]) in self.catalog.qualified_types
+        if not allowed:
+            raise QueryRejectedError(f"type {_ident(parts[-1])} is not allowed in queries; "
+                                     "cast to built-in types only")
 
     def operator(self, parts: list[str]) -> None:
-        if len(parts) == 2 and parts[0] not in self.catalog.schemas:
-            raise _reject(f"operators from schema {parts[0][:63]} are not allowed")
+        if len(parts) > 2 or (len(parts) == 2 and parts[0] not in self.catalog.schemas):
+            raise QueryRejectedError(f"operators from schema {_ident(parts[0])} are not allowed; "
+                                     "use the built-in operators")
+
+    def attributes(self, fields: object, *, first: int) -> None:
+        """Refuse system columns anywhere in a dotted name, and denied function names from
+        position ``first`` on (a lone name is a column or a table, never a call)."""
+        if not isinstance(fields, list):
+            return
+        for position, field in enumerate(fields):
+            name = field.get("String", {}).get("sval") if isinstance(field, dict) else None
+            if name in _SYSTEM_COLUMNS:
+                raise QueryRejectedError(f"system column {name} is not available; select the "
+                                         "table's own columns")
+            if position >= first and name in self.catalog.denied_functions:
+                raise QueryRejectedError(
+                    f"the name {_ident(name)} is not allowed after a dot: x.{_ident(name)} calls "
+                    f"the function {_ident(name)}; alias that column differently")
 
 
-def _explain_target(stmt: dict[str, Any]) -> dict[str, Any]:
-    for option in stmt.get("options") or []:
-        if option.get("defname", "").lower() in ("analyze", "analyse"):
-            raise _reject("EXPLAIN ANALYZE is not allowed; use EXPLAIN without ANALYZE "
-                          "(or explain_sales_query)")
-    query: dict[str, Any] = stmt.get("query") or {}
-    if query.get("@") != "SelectStmt":
-        raise _reject("only EXPLAIN of a SELECT is allowed")
+def _parse(sql: str) -> list[dict[str, Any]]:
+    """The statements of the parse tree, or a rejection for text that does not parse."""
+    if "\x00" in sql:
+        raise QueryRejectedError("the query contains a NUL character; remove it")
+    try:
+        tree = json.loads(parser.parse_sql_json(sql))
+    except parser.ParseError as exc:
+        message = str(exc.args[0]) if exc.args else "syntax error"
+        before, near, token = message.partition(' at or near "')
+        if near:  # the token may run to the end of the query (an unterminated string)
+            message = f'{before} near "{_ident(token.removesuffix(chr(34)))[:40]}"'
+        if len(exc.args) > 1 and isinstance(exc.args[1], int):
+            message = f"{message[:160]} (character {exc.args[1] + 1})"
+        raise QueryRejectedError(f"{message[:200]}; write one PostgreSQL SELECT") from None
+    except RecursionError:
+        raise QueryRejectedError("the query is nested too deeply; simplify it") from None
+    except UnicodeError:
+        raise QueryRejectedError("the query is not valid Unicode text") from None
+    statements: list[dict[str, Any]] = tree.get("stmts", [])
+    return statements
+
+
+def _explained_select(explain: dict[str, Any]) -> dict[str, Any]:
+    for option in explain.get("options") or []:
+        name = str(option.get("DefElem", {}).get("defname", "")).lower()
+        if name in ("analyze", "analyse"):
+            raise QueryRejectedError("EXPLAIN ANALYZE is not allowed; use EXPLAIN without "
+                                     "ANALYZE (it runs the query)")
+        if name not in _EXPLAIN_OPTIONS:
+            raise QueryRejectedError(f"EXPLAIN option {_ident(name)} is not allowed; use "
+                                     f"{', '.join(sorted(_EXPLAIN_OPTIONS))}")
+    query: dict[str, Any] = explain.get("query") or {}
+    if "SelectStmt" not in query:
+        raise QueryRejectedError("only EXPLAIN of a SELECT is allowed")
     return query
 
 
-def _statements(sql: str) -> Iterator[Any]:
-    try:
-        yield from pglast.parse_sql(sql)
-    except ParseError as exc:
-        raise _reject(f"syntax error: {str(exc)[:160]}; write one PostgreSQL SELECT") from None
-
-
 class SqlGuard:
-    """Accepts or rejects free-form SQL; ``check`` is cached per query text."""
+    """Accepts or rejects free-form SQL. ``check`` is cached per exact text (an LRU of
+    ``cache_size`` entries, queries up to ``cache_max_chars``); not thread-safe, as the
+    server runs it on one event loop."""
 
-    def __init__(self, catalog: FunctionCatalog, readable_tables: frozenset[str], *,
-                 max_chars: int = MAX_QUERY_CHARS, cache_size: int = 4096) -> None:
+    def __init__(self, catalog: FunctionCatalog, readable_tables: Iterable[str], *,
+                 max_chars: int = MAX_QUERY_CHARS, cache_size: int = 2048,
+                 cache_max_chars: int = 16_384) -> None:
         self.catalog = catalog
-        self.tables = readable_tables
+        self.tables = frozenset(readable_tables)
         self.max_chars = max_chars
         self._cache: OrderedDict[str, GuardedQuery | str] = OrderedDict()
         self._cache_size = cache_size
+        self._cache_max_chars = cache_max_chars
 
     def check(self, sql: str) -> GuardedQuery:
         """The accepted query, or ``QueryRejectedError`` saying what to change."""
-        cached = self._cache.get(sql)
-        if cached is None:
-            try:
-                cached = self._decide(sql)
-            except QueryRejectedError as exc:
-                cached = exc.message
-            self._cache[sql] = cached
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        else:
+        if len(sql) > self.max_chars:  # before hashing or parsing it
+            raise QueryRejectedError(
+                f"the query is longer than {self.max_chars} characters; shorten it")
+        decision = self._cache.get(sql)
+        if decision is not None:
             self._cache.move_to_end(sql)
-        if isinstance(cached, str):
-            raise _reject(cached)
-        return cached
+        else:
+            try:
+                decision = self._decide(sql)
+            except QueryRejectedError as exc:
+                decision = exc.message
+            if len(sql) <= self._cache_max_chars:
+                self._cache[sql] = decision
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        if isinstance(decision, str):
+            raise QueryRejectedError(decision)
+        return decision
 
     def _decide(self, sql: str) -> GuardedQuery:
-        if len(sql) > self.max_chars:
-            raise _reject(f"the query is longer than {self.max_chars} characters; shorten it")
-        if not sql.strip():
-            raise _reject("the query is empty; write one PostgreSQL SELECT")
-        statements = list(_statements(sql))
-        if len(statements) != 1:
-            raise _reject("only one SELECT statement is allowed; remove the other "
-                          f"{len(statements) - 1 if statements else 0} statement(s)"
-                          if statements else "the query is empty; write one SELECT")
+        statements = _parse(sql)
+        if not statements:
+            raise QueryRejectedError("the query is empty; write one PostgreSQL SELECT")
+        if len(statements) > 1:
+            which = "second statement" if len(statements) == 2 else "statements after the first"
+            raise QueryRejectedError(f"only one SELECT statement is allowed; remove the {which}")
         raw = statements[0]
-        tree = raw.stmt(skip_none=True)
-        kind = tree.get("@")
-        is_explain = kind == "ExplainStmt"
-        if is_explain:
-            select = _explain_target(tree)
+        kind, body = next(iter(raw["stmt"].items()))
+        if kind == "ExplainStmt":
+            select = _explained_select(body)
         elif kind == "SelectStmt":
-            select = tree
+            select = raw["stmt"]
         else:
-            raise _reject(f"only SELECT is allowed (got {kind.removesuffix('Stmt').upper()}); "
-                          "queries are read-only")
+            raise QueryRejectedError(f"only SELECT is allowed (got {_statement_name(kind)}); "
+                                     f"{_READ_ONLY}")
         walk = _Walk(self.catalog, self.tables)
-        walk.node(select, ())
+        walk.run(select)
+        start = raw.get("stmt_location", 0)
         encoded = sql.encode()
-        start = raw.stmt_location or 0
-        end = start + raw.stmt_len if raw.stmt_len else len(encoded)
-        text = encoded[start:end].decode().strip()
-        return GuardedQuery(sql=text, is_explain=is_explain, tables=frozenset(walk.used),
-                            fingerprint=pglast.parser.fingerprint(text))
+        end = start + raw["stmt_len"] if raw.get("stmt_len") else len(encoded)
+        return GuardedQuery(sql=encoded[start:end].decode().strip(),
+                            is_explain=kind == "ExplainStmt", tables=frozenset(walk.used),
+                            fingerprint=parser.fingerprint(sql))
+
+
+def _statement_name(kind: str) -> str:
+    """``CreateTableAsStmt`` -> ``CREATE TABLE AS``: a statement a model can recognise."""
+    if kind in _STATEMENT_NAMES:
+        return _STATEMENT_NAMES[kind]
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", kind.removesuffix("Stmt")).upper()

@@ -30,6 +30,10 @@ QUANTITIES_P = (0.62, 0.24, 0.09, 0.05)
 DISCOUNTS = (5, 10, 15, 20, 25)
 DISCOUNT_SHARE = 0.12
 LOW_STOCK_SHARE = 0.06
+AWAY_SHARE = 0.08
+"""Share of a physical store's orders placed by customers of another home store."""
+ONLINE_AWAY_SHARE = 0.35
+"""Share of the online shop's orders placed by customers of the physical stores."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,8 @@ def _cents(value: Decimal) -> int:
 
 
 def _money(cents: np.ndarray) -> list[Decimal]:
-    return [Decimal(int(c)).scaleb(-2) for c in cents]
+    """Exact decimals with two places from integer cents."""
+    return [Decimal(c).scaleb(-2) for c in cents.tolist()]
 
 
 class DatasetGenerator:
@@ -79,6 +84,16 @@ class DatasetGenerator:
         self._customer_store: np.ndarray | None = None
         self._customer_join: np.ndarray | None = None
         self._customer_ids: list[uuid.UUID] = []
+        self._pools: dict[int, tuple[np.ndarray, np.ndarray]] | None = None
+
+    def tables(self) -> Iterator[TableRows]:
+        """Every table's rows in dependency order; orders and items come chunk by chunk."""
+        yield from self.reference_tables()
+        yield self.customers()
+        yield self.inventory()
+        for orders, items in self.order_chunks():
+            yield orders
+            yield items
 
     # Reference data -----------------------------------------------------------------
     def reference_tables(self) -> list[TableRows]:
@@ -119,6 +134,7 @@ class DatasetGenerator:
         seconds = rng.integers(8 * 3600, 20 * 3600, n)
         ids = _uuids(self._rng_ids, n)
         self._customer_store, self._customer_join, self._customer_ids = store, join, ids
+        self._pools = None
         rows = []
         for i in range(n):
             first, last = firsts[first_i[i]], lasts[last_i[i]]
@@ -170,20 +186,30 @@ class DatasetGenerator:
         rng = self._rng_orders
         assert self._customer_store is not None and self._customer_join is not None
         chosen = np.empty(len(store), dtype=np.int64)
-        elsewhere = rng.random(len(store)) < 0.12
-        pools = {s: np.flatnonzero(self._customer_store == s) for s in range(len(self.stores))}
-        pools[-1] = np.arange(len(self._customer_store))
-        for key, pool in pools.items():
+        online = np.array([s.is_online for s in self.stores])[store]
+        elsewhere = rng.random(len(store)) < np.where(online, ONLINE_AWAY_SHARE, AWAY_SHARE)
+        for key, (pool, joined) in self._customer_pools().items():
             rows = np.flatnonzero(~elsewhere & (store == key)) if key >= 0 else \
                 np.flatnonzero(elsewhere)
             if not len(rows):
                 continue
-            order = np.argsort(self._customer_join[pool], kind="stable")
-            joined = self._customer_join[pool][order]
             # Only customers who had joined by the order's day can place it.
             k = np.maximum(np.searchsorted(joined, day[rows], side="right"), 1)
-            chosen[rows] = pool[order][(rng.random(len(rows)) * k).astype(np.int64)]
+            chosen[rows] = pool[(rng.random(len(rows)) * k).astype(np.int64)]
         return chosen
+
+    def _customer_pools(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Per home store (and -1: everyone), customer indexes sorted by join day."""
+        if self._pools is None:
+            assert self._customer_store is not None and self._customer_join is not None
+            pools = {s: np.flatnonzero(self._customer_store == s)
+                     for s in range(len(self.stores))}
+            pools[-1] = np.arange(len(self._customer_store))
+            self._pools = {}
+            for key, pool in pools.items():
+                ordered = pool[np.argsort(self._customer_join[pool], kind="stable")]
+                self._pools[key] = (ordered, self._customer_join[ordered])
+        return self._pools
 
     def _orders(self, count: int, day_p: np.ndarray) -> tuple[TableRows, TableRows]:
         rng = self._rng_orders
@@ -205,15 +231,20 @@ class DatasetGenerator:
         status = self._statuses(day)
         ids = _uuids(self._rng_ids, count)
         store_ids = [s.store_id for s in self.stores]
-        orders = [(store_ids[store[i]], ids[i], self._customer_ids[customer[i]],
-                   self._dates[day[i]], t, status[i])
-                  for i, t in enumerate(_money(order_total))]
+        customer_ids, dates = self._customer_ids, self._dates
+        orders = [(store_ids[s], order_id, customer_ids[c], dates[d], t, state)
+                  for s, order_id, c, d, t, state in zip(
+                      store.tolist(), ids, customer.tolist(), day.tolist(),
+                      _money(order_total), status, strict=True)]
+        store_of_order = [store_ids[s] for s in store.tolist()]
         product_ids = [p.product_id for p in self.products]
+        unit_prices = [p.base_price for p in self.products]
+        percents = {int(pc): Decimal(int(pc)) for pc in (0, *DISCOUNTS)}
         items = [
-            (store_ids[store[o]], ids[o], product_ids[p], int(q), u, Decimal(int(pc)), d, t)
-            for o, p, q, u, pc, d, t in zip(
-                order_idx, product_idx, quantity, _money(price), percent, _money(discount),
-                _money(total), strict=True)
+            (store_of_order[o], ids[o], product_ids[p], q, unit_prices[p], percents[pc], d, t)
+            for o, p, q, pc, d, t in zip(
+                order_idx.tolist(), product_idx.tolist(), quantity.tolist(), percent.tolist(),
+                _money(discount), _money(total), strict=True)
         ]
         return (
             TableRows("orders", ("store_id", "order_id", "customer_id", "order_date",

@@ -1,68 +1,66 @@
 """Loading the dataset: COPY, table by table in dependency order, in ONE transaction.
 
-A failure or Ctrl-C leaves the database as it was. Existing retail data is refused
-unless ``replace`` (then emptied and reloaded in the same transaction). Afterwards the
-tables are analysed and the ivfflat index rebuilt with ``lists`` sized to its rows.
+A failure or Ctrl-C leaves the database as it was (nothing is committed until the end).
+Existing retail data is refused unless ``replace``, which empties the tables with
+TRUNCATE and reloads them in the same transaction. The generator runs a chunk ahead in
+a worker thread (``Prefetch``), so its Python work overlaps PostgreSQL's COPY work.
+Afterwards the tables are analysed and the ivfflat index is rebuilt, still in the same
+transaction, with ``lists`` sized to the number of embedding rows.
+
+The login must be a superuser or have BYPASSRLS: the tenant tables have FORCE ROW LEVEL
+SECURITY, and PostgreSQL refuses COPY FROM into a table with row-level security for
+any other role. The embedded cluster's ``postgres`` superuser qualifies.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import asyncpg
-from rich.progress import Progress, TaskID
 
 from zava.errors import ConfigurationError, ValidationError
-from zava.seeding.catalog_embeddings import DEFAULT_DIMENSION, DEFAULT_MODEL, load_catalog_vectors
-from zava.seeding.generator import DatasetGenerator, TableRows
+from zava.seeding.catalog_embeddings import embeddings_path, load_catalog_vectors, recompute_hint
+from zava.seeding.generator import ITEMS_P, ITEMS_PER_ORDER, DatasetGenerator, TableRows
+from zava.seeding.prefetch import Prefetch
+from zava.seeding.progress import TableProgress
 
 DATA_TABLES = ("stores", "managers", "manager_stores", "categories", "product_types",
                "products", "customers", "inventory", "orders", "order_items",
                "product_description_embeddings")
+"""Every table the seed fills, in dependency order (``embedding_space`` is configuration)."""
+
+REFERENCED = ("customers", "orders")
+"""Large tables that later tables' foreign keys check, analysed after their first chunk."""
+
 INDEX = "ix_product_description_embeddings_embedding"
 
 
 @dataclass
 class LoadSummary:
-    """Rows per table and how long generation plus loading took."""
+    """Rows and seconds per table, the whole load's seconds, and notes for the user."""
 
     rows: dict[str, int] = field(default_factory=dict)
+    table_seconds: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
+    def add(self, table: str, rows: int, seconds: float) -> None:
+        """Count one COPY into ``table``."""
+        self.rows[table] = self.rows.get(table, 0) + rows
+        self.table_seconds[table] = self.table_seconds.get(table, 0.0) + seconds
+
 
 def ivfflat_lists(rows: int) -> int:
-    """pgvector's guidance: rows / 1000 up to a million rows, sqrt(rows) beyond."""
+    """The ivfflat ``lists`` for ``rows`` vectors, following pgvector's guidance.
+
+    rows / 1000 up to a million rows, sqrt(rows) beyond, at least 1. The demo catalog
+    (about 400 products) gets 1 list: an exact scan, which is also the right answer
+    for so few rows (more lists would only lose recall).
+    """
     return max(1, rows // 1000) if rows <= 1_000_000 else int(math.sqrt(rows))
-
-
-class _Progress:
-    """A progress bar per table on a terminal; silent otherwise."""
-
-    def __init__(self, quiet: bool) -> None:
-        self._bar = None if quiet or not sys.stderr.isatty() else Progress(transient=False)
-        self._tasks: dict[str, TaskID] = {}
-
-    @contextmanager
-    def running(self) -> Iterator[None]:
-        if self._bar is None:
-            yield
-            return
-        with self._bar:
-            yield
-
-    def advance(self, table: str, rows: int, total: int | None = None) -> None:
-        if self._bar is None:
-            return
-        if table not in self._tasks:
-            self._tasks[table] = self._bar.add_task(table, total=total)
-        self._bar.advance(self._tasks[table], rows)
 
 
 async def _copy(connection: asyncpg.Connection, rows: TableRows) -> int:
@@ -76,47 +74,73 @@ async def _require_loader_privileges(connection: asyncpg.Connection) -> None:
         "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
     if not allowed:
         raise ConfigurationError(
-            "seeding needs a superuser or BYPASSRLS login (PostgreSQL refuses COPY into "
-            "tables with forced row-level security otherwise): set ZAVA_ADMIN_DATABASE_URL")
+            "seeding needs a superuser or BYPASSRLS login: PostgreSQL refuses COPY into the "
+            "tenant tables (FORCE ROW LEVEL SECURITY) for other roles. Set "
+            "ZAVA_ADMIN_DATABASE_URL to such a login (the embedded database uses one)")
 
 
-async def _existing_rows(connection: asyncpg.Connection) -> int:
-    return int(await connection.fetchval(
-        "SELECT (SELECT count(*) FROM retail.stores) + (SELECT count(*) FROM retail.orders)"))
+async def _has_data(connection: asyncpg.Connection) -> bool:
+    exists = " OR ".join(f"EXISTS (SELECT FROM retail.{t})" for t in DATA_TABLES)
+    return bool(await connection.fetchval(f"SELECT {exists}"))
+
+
+def _expected_rows(generator: DatasetGenerator, table: str, first_chunk: int) -> int | None:
+    """The progress bar's total: exact for orders, an estimate for order items."""
+    if table == "orders":
+        return generator.size.orders
+    if table == "order_items":
+        mean = sum(n * p for n, p in zip(ITEMS_PER_ORDER, ITEMS_P, strict=True))
+        return round(generator.size.orders * mean)
+    return first_chunk
 
 
 async def load_dataset(url: str, generator: DatasetGenerator, *, replace: bool = False,
                        quiet: bool = False) -> LoadSummary:
-    """Generate and load the dataset into the database at ``url`` (an admin login)."""
+    """Generate and load the dataset into the database at ``url`` (an admin login).
+
+    Raises ``ValidationError`` when retail data exists and ``replace`` is false, and
+    ``ConfigurationError`` when the login may not load or the shipped embeddings are
+    stale. Either way, and on any other failure, nothing is changed.
+    """
     started = time.perf_counter()
     summary = LoadSummary()
-    progress = _Progress(quiet)
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await _require_loader_privileges(connection)
         async with connection.transaction():
-            if await _existing_rows(connection):
+            # Writers wait (a second `zava seed` then finds the data and refuses) and
+            # autovacuum stays away: vacuuming a table mid-load records it as empty
+            # (our rows are uncommitted), and the foreign-key checks' plans then pick the
+            # wrong index and turn quadratic.
+            await connection.execute(
+                "LOCK TABLE " + ", ".join(f"retail.{t}" for t in DATA_TABLES)
+                + " IN SHARE ROW EXCLUSIVE MODE")
+            if await _has_data(connection):
                 if not replace:
                     raise ValidationError(
                         "the database already has retail data; rerun with --replace to empty "
                         "and reload it (in one transaction)")
                 await connection.execute(
-                    "TRUNCATE " + ", ".join(f"retail.{t}" for t in DATA_TABLES) + " CASCADE")
-            with progress.running():
-                for rows in generator.reference_tables():
-                    summary.rows[rows.table] = await _copy(connection, rows)
-                    progress.advance(rows.table, len(rows.rows), len(rows.rows))
-                for rows in (generator.customers(), generator.inventory()):
-                    summary.rows[rows.table] = await _copy(connection, rows)
-                    progress.advance(rows.table, len(rows.rows), len(rows.rows))
-                for orders, items in generator.order_chunks():
-                    for rows in (orders, items):
-                        summary.rows[rows.table] = (summary.rows.get(rows.table, 0)
-                                                    + await _copy(connection, rows))
-                    progress.advance("orders", len(orders.rows), generator.size.orders)
-                summary.rows["product_description_embeddings"] = await _load_embeddings(
-                    connection, generator, summary)
-            await _rebuild_vector_index(connection, summary.rows["product_description_embeddings"])
+                    "TRUNCATE " + ", ".join(f"retail.{t}" for t in DATA_TABLES))
+            with TableProgress(quiet) as progress:
+                async with Prefetch(generator.tables(), depth=1) as ahead:
+                    async for rows in ahead:
+                        copy_started = time.perf_counter()
+                        await _copy(connection, rows)
+                        if rows.table in REFERENCED and rows.table not in summary.rows:
+                            # Real estimates for the foreign-key checks of what follows.
+                            await connection.execute(f"ANALYZE retail.{rows.table}")
+                        summary.add(rows.table, len(rows.rows),
+                                    time.perf_counter() - copy_started)
+                        progress.advance(rows.table, len(rows.rows),
+                                         _expected_rows(generator, rows.table, len(rows.rows)))
+                copy_started = time.perf_counter()
+                embedded = await _load_embeddings(connection, generator, summary)
+                summary.add("product_description_embeddings", embedded,
+                            time.perf_counter() - copy_started)
+                progress.advance("product_description_embeddings", embedded, embedded)
+                progress.finish()
+            await _rebuild_vector_index(connection, embedded)
             for table in DATA_TABLES:
                 await connection.execute(f"ANALYZE retail.{table}")
     finally:
@@ -127,20 +151,23 @@ async def load_dataset(url: str, generator: DatasetGenerator, *, replace: bool =
 
 async def _load_embeddings(connection: asyncpg.Connection, generator: DatasetGenerator,
                            summary: LoadSummary) -> int:
+    """Copy the shipped vectors of the model the database records; 0 (and a note) if none."""
     recorded = await connection.fetchrow(
         "SELECT model_name, dimension FROM retail.embedding_space")
-    if recorded is None or (recorded["model_name"], recorded["dimension"]) != (
-            DEFAULT_MODEL, DEFAULT_DIMENSION):
-        space = f"{recorded['model_name']} ({recorded['dimension']} dims)" if recorded else "none"
-        summary.notes.append(
-            f"product embeddings not loaded: the database records {space}, the shipped vectors "
-            f"are {DEFAULT_MODEL} ({DEFAULT_DIMENSION} dims); run `zava db reembed` with that "
-            "provider configured to compute them")
+    if recorded is None:
+        summary.notes.append("product embeddings not loaded: retail.embedding_space is empty "
+                             "(run `zava db upgrade`)")
         return 0
-    vectors = load_catalog_vectors(DEFAULT_MODEL)
+    model, dimension = str(recorded["model_name"]), int(recorded["dimension"])
+    if not embeddings_path(model).exists():
+        summary.notes.append(
+            f"product embeddings not loaded: the database records {model} ({dimension} "
+            f"dims) and the seed ships no vectors for it; {recompute_hint(model, dimension)}")
+        return 0
+    vectors = load_catalog_vectors(model, dimension)
     now = dt.datetime.now(dt.UTC)
-    rows = [(p.product_id, "[" + ",".join(f"{x:.6g}" for x in vectors[p.sku]) + "]",
-             DEFAULT_MODEL, now) for p in generator.products]
+    rows = [(p.product_id, "[" + ",".join(map(repr, vectors[p.sku])) + "]", model, now)
+            for p in generator.products]
     await connection.execute(
         "CREATE TEMP TABLE seed_embeddings (product_id uuid, embedding text, model text, "
         "last_updated timestamptz) ON COMMIT DROP")

@@ -1,0 +1,1 @@
+"""Security: the SQL guard, caller identity and the guarded query executor."""
