@@ -37,7 +37,8 @@ async def check_embedding_space(uow: UnitOfWork, embedder: Embedder) -> None:
         raise ConfigurationError(
             f"the product vectors were made with {recorded[0]} ({recorded[1]} dims) but the "
             f"server is configured for {configured[0]} ({configured[1]} dims); re-embed the "
-            "catalog with `zava db reembed` or configure the recorded model"
+            "catalog with `zava seed embed-catalog` then `zava seed --replace`, or configure the "
+            "recorded model"
         )
 
 
