@@ -5,8 +5,6 @@ its rejection message must contain: a syntax error is no proof)."""
 
 from __future__ import annotations
 
-import statistics
-import time
 from pathlib import Path
 
 import pytest
@@ -815,7 +813,7 @@ def test_accepted_iff_no_denied_function(guard: SqlGuard, position: str,
         guard.check(sql)
 
 
-# --- speed ------------------------------------------------------------------------------
+# --- a typical query ------------------------------------------------------------------------------
 
 TYPICAL = """
 WITH monthly AS (
@@ -844,19 +842,9 @@ LIMIT 100
 """
 
 
-def test_checks_are_fast(guard: SqlGuard) -> None:
-    """Generous bounds (shared CI machines); the report gives the measured numbers."""
+def test_a_typical_query_is_accepted_and_cached(guard: SqlGuard) -> None:
+    """Speed is measured by benchmarks, not asserted here; this checks the cache path."""
     assert 900 < len(TYPICAL) < 2000
     fresh = SqlGuard(guard.catalog, READABLE_TABLES, cache_size=0)
-    cold = []
-    for _ in range(50):
-        started = time.perf_counter()
-        fresh.check(TYPICAL)
-        cold.append(time.perf_counter() - started)
-    guard.check(TYPICAL)
-    started = time.perf_counter()
-    for _ in range(10_000):
-        guard.check(TYPICAL)
-    cached = (time.perf_counter() - started) / 10_000
-    assert statistics.median(cold) < 0.005
-    assert cached < 0.00005
+    assert fresh.check(TYPICAL) == guard.check(TYPICAL)
+    assert guard.check(TYPICAL) is guard.check(TYPICAL)
