@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 import platformdirs
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
@@ -74,6 +74,23 @@ class Settings(BaseSettings):
     embedding_dim: int = Field(default=384, ge=1, le=16000)
     embedding_model_path: Path | None = Field(
         default=None, description="Local folder with the embedding model's files.")
+    embedding_api_base: str = Field(
+        default="https://api.openai.com/v1",
+        description="openai provider: base URL of an OpenAI-compatible API (OpenAI, Azure "
+                    "OpenAI resource endpoint, Ollama, vLLM).")
+    embedding_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ZAVA_EMBEDDING_API_KEY", "OPENAI_API_KEY"),
+        description="openai provider: the API key (sent as a bearer token, or api-key on Azure).")
+    embedding_azure_deployment: str | None = Field(
+        default=None, description="openai provider on Azure: the deployment name.")
+    embedding_azure_api_version: str | None = Field(
+        default=None, description="openai provider on Azure: the api-version query parameter.")
+    embedding_timeout_s: float = Field(default=30.0, gt=0)
+    embedding_max_retries: int = Field(default=5, ge=0, le=20)
+    embedding_batch_size: int = Field(default=64, ge=1, le=2048)
+    embedding_cache_size: int = Field(default=2048, ge=0, description="Query embeddings kept.")
+    search_mode: Literal["hybrid", "vector", "lexical"] = Field(
+        default="hybrid", description="How semantic_search_products ranks products.")
 
     pool_size: int = Field(default=5, ge=1, le=200)
     pool_max_overflow: int = Field(default=5, ge=0, le=200)
@@ -88,11 +105,28 @@ class Settings(BaseSettings):
     max_result_bytes: int = Field(default=1_000_000, ge=1_000)
     application_name: str = "zava"
 
-    read_replica_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    redis_url: str | None = None
+    read_replica_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated streaming replicas for reads.")
+    replica_max_lag_s: float = Field(
+        default=30.0, ge=0, description="A replica further behind than this is skipped.")
+    replica_check_interval_s: float = Field(
+        default=5.0, gt=0, description="How often a replica's health and lag are re-checked.")
+
+    redis_url: str | None = Field(
+        default=None, description="Shared cache for HTTP replicas; unset means in-memory.")
+    cache_size: int = Field(default=10_000, ge=0, description="In-memory cache entries.")
+    cache_ttl_s: float = Field(default=300.0, ge=0,
+                               description="Lifetime of cached schema text and valid values.")
+    query_cache_ttl_s: float = Field(
+        default=0.0, ge=0,
+        description="Opt-in: seconds a caller's identical query result is reused (0 = off).")
 
     log_level: str = "INFO"
     log_json: bool = False
+    log_queries: bool = Field(
+        default=False, description="Put full query text in the logs (never by default).")
+    slow_query_ms: float = Field(
+        default=1000.0, ge=0, description="Queries slower than this are logged with their plan.")
 
     @field_validator("database_url", "admin_database_url")
     @classmethod
