@@ -33,6 +33,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from zava.db.search_document import SEARCH_DOCUMENT
+
 SCHEMA = "retail"
 
 NAMING_CONVENTION = {
@@ -144,6 +146,9 @@ class Product(Base):
     __tablename__ = "products"
     __table_args__ = (
         CheckConstraint("cost >= 0 AND base_price >= 0", name="prices_not_negative"),
+        Index("ix_products_search_document", text(SEARCH_DOCUMENT), postgresql_using="gin"),
+        Index("ix_products_name_trgm", "name", postgresql_using="gin",
+              postgresql_ops={"name": "gin_trgm_ops"}),
     )
 
     product_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
