@@ -6,7 +6,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, select
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import Select, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zava.db.errors import translate_errors
@@ -17,7 +18,65 @@ from zava.db.models import (
     ProductDescriptionEmbedding,
     ProductType,
 )
+from zava.db.search_document import SEARCH_DOCUMENT, TEXT_SEARCH_CONFIG
 from zava.repositories.results import ProductInfo, ProductMatch
+
+# Each list keeps its best ``candidates``; a product scores sum(weight / (rrf_k + rank))
+# over the lists it appears in. The vector list weighs double: on the labelled questions
+# (benchmarks/search_quality.py) that scored best, since meaning matters more than shared
+# words when managers describe a need. The full-text query ORs the question's words (a plain
+# tsquery would AND them, and a question rarely shares every word with a product).
+# The vector list is skipped by a one-time filter when there is no embedding.
+_FUSED_SEARCH = text(f"""
+WITH vector_hits AS (
+    SELECT id AS product_id, row_number() OVER (ORDER BY distance, id) AS rank
+    FROM (SELECT e.product_id AS id, e.embedding <=> :embedding AS distance
+          FROM retail.product_description_embeddings AS e
+          WHERE CAST(:embedding AS vector) IS NOT NULL
+          ORDER BY e.embedding <=> :embedding
+          LIMIT :candidates) AS nearest
+),
+words AS (
+    SELECT to_tsquery('{TEXT_SEARCH_CONFIG}', replace(
+        plainto_tsquery('{TEXT_SEARCH_CONFIG}', :query)::text, ' & ', ' | ')) AS tsquery
+),
+text_hits AS (
+    SELECT product_id, row_number() OVER (ORDER BY score DESC, product_id) AS rank
+    FROM (SELECT p.product_id, ts_rank_cd({SEARCH_DOCUMENT}, words.tsquery) AS score
+          FROM retail.products AS p, words
+          WHERE ({SEARCH_DOCUMENT}) @@ words.tsquery
+          ORDER BY score DESC
+          LIMIT :candidates) AS matched
+),
+name_hits AS (
+    SELECT product_id, row_number() OVER (ORDER BY score DESC, product_id) AS rank
+    FROM (SELECT p.product_id, word_similarity(:query, p.name) AS score
+          FROM retail.products AS p
+          WHERE :query <% p.name
+          ORDER BY score DESC
+          LIMIT :candidates) AS matched
+),
+fused AS (
+    SELECT product_id, sum(weight / (:rrf_k + rank)) AS score, bool_or(lexical) AS lexical
+    FROM (SELECT product_id, rank, false AS lexical,
+                 CAST(:vector_weight AS float8) AS weight FROM vector_hits
+          UNION ALL SELECT product_id, rank, true, 1.0::float8 FROM text_hits
+          UNION ALL SELECT product_id, rank, true, 1.0::float8 FROM name_hits) AS ranks
+    GROUP BY product_id
+)
+SELECT p.product_id, p.sku, p.name, c.name, t.name, p.cost, p.base_price,
+       p.gross_margin_percent, p.description,
+       coalesce(1 - (e.embedding <=> :embedding), 0) AS similarity,
+       fused.score, fused.lexical
+FROM fused
+JOIN retail.products AS p ON p.product_id = fused.product_id
+JOIN retail.categories AS c ON c.category_id = p.category_id
+JOIN retail.product_types AS t ON t.product_type_id = p.product_type_id
+LEFT JOIN retail.product_description_embeddings AS e ON e.product_id = p.product_id
+WHERE fused.lexical OR coalesce(1 - (e.embedding <=> :embedding), 0) >= :min_similarity
+ORDER BY fused.score DESC, p.product_id
+LIMIT :limit
+""")
 
 
 def _products() -> Select[*tuple[Any, ...]]:
@@ -67,6 +126,11 @@ class ProductRepository:
             names = (await self._session.scalars(select(Category.name).order_by(Category.name)))
             return list(names)
 
+    async def _set_probes(self) -> None:
+        """Scan as many ivfflat lists as the index size calls for (this transaction)."""
+        await self._session.execute(
+            text("SELECT set_config('ivfflat.probes', retail.ivfflat_probes()::text, true)"))
+
     async def similar(
         self, embedding: Sequence[float], *, min_similarity: float, limit: int
     ) -> list[ProductMatch]:
@@ -85,11 +149,38 @@ class ProductRepository:
             .limit(limit)
         )
         with translate_errors():
+            await self._set_probes()
             rows = (await self._session.execute(nearest)).all()
         return [
-            ProductMatch(ProductInfo(*row[:-1]), float(row[-1]))
+            ProductMatch(ProductInfo(*row[:-1]), float(row[-1]), score=float(row[-1]))
             for row in rows
             if float(row[-1]) >= min_similarity
+        ]
+
+    async def fused(
+        self, query: str, embedding: Sequence[float] | None, *, min_similarity: float,
+        limit: int, candidates: int = 50, rrf_k: int = 60, vector_weight: float = 2.0,
+    ) -> list[ProductMatch]:
+        """Products ranked by reciprocal rank fusion of up to three lists: the nearest
+        descriptions to ``embedding`` (skipped when it is None), full-text matches of
+        ``query`` on name and description, and trigram matches on the name.
+
+        A product is kept if its words matched or its cosine similarity reaches
+        ``min_similarity``, so a lexical hit is never lost to the threshold.
+        """
+        params = {"query": query, "candidates": candidates, "rrf_k": rrf_k,
+                  "vector_weight": vector_weight,
+                  "min_similarity": min_similarity, "limit": limit,
+                  "embedding": list(embedding) if embedding is not None else None}
+        statement = _FUSED_SEARCH.bindparams(bindparam("embedding", type_=Vector()))
+        with translate_errors():
+            if embedding is not None:
+                await self._set_probes()
+            rows = (await self._session.execute(statement, params)).all()
+        return [
+            ProductMatch(ProductInfo(*row[:-3]), float(row[-3]), score=float(row[-2]),
+                         lexical_match=bool(row[-1]))
+            for row in rows
         ]
 
     async def embedding_space(self) -> tuple[str, int] | None:

@@ -36,10 +36,14 @@ class ProductInfo:
 
 @dataclass(frozen=True)
 class ProductMatch:
-    """A product found by vector similarity, with cosine similarity in [0, 1]."""
+    """A product found by search: cosine similarity of its description to the question
+    in [0, 1], the rank-fusion score it was ordered by (hybrid and lexical searches;
+    equal to the similarity in vector search), and whether its words matched."""
 
     product: ProductInfo
     similarity: float
+    score: float = 0.0
+    lexical_match: bool = False
 
 
 @dataclass(frozen=True)

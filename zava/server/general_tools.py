@@ -75,17 +75,21 @@ def register(server: MCPServer) -> None:
             ge=0, le=100, description="Minimum similarity in percent")] = 30.0,
     ) -> Annotated[CallToolResult, SearchResults]:
         """Find products by meaning, not exact words ("something to keep a patio dry"),
-        with price and stock in your stores."""
+        with price and stock in your stores. Ranking fuses meaning (vector similarity)
+        with word matches on name and description; similarity_threshold filters on
+        meaning, but a product whose words match the question is always kept."""
         async with tool_call(ctx, "semantic_search_products") as call:
             async with call.runtime.unit(call.caller) as uow:
                 results = await search_products(
                     uow, call.runtime.embedder, query=query_description, max_rows=max_rows,
-                    similarity_threshold_percent=similarity_threshold)
+                    similarity_threshold_percent=similarity_threshold,
+                    mode=call.runtime.settings.search_mode)
             call.rows = len(results.products)
         rows = [[p.sku, p.name, p.category, f"{p.price:.2f}", f"{p.similarity_percent:.1f}%",
-                 p.units_in_your_stores, p.description] for p in results.products]
-        body = table(["sku", "name", "category", "price", "similarity", "stock", "description"],
-                     rows)
+                 "yes" if p.matched_words else "", p.units_in_your_stores, p.description]
+                for p in results.products]
+        body = table(["sku", "name", "category", "price", "similarity", "words", "stock",
+                      "description"], rows)
         return CallToolResult(content=[TextContent(type="text", text=fence(body))],
                               structured_content=results.model_dump(mode="json"))
 

@@ -1,12 +1,22 @@
-"""Semantic product search: embed the question, find the nearest descriptions."""
+"""Semantic product search: embed the question, rank the catalog, add the caller's stock.
+
+Three modes (``ZAVA_SEARCH_MODE``): ``vector`` (cosine similarity on the ivfflat index),
+``lexical`` (full text and trigrams, no model needed) and ``hybrid`` (reciprocal rank
+fusion of both; the default, because it scores best on the labelled questions in
+``benchmarks/search_quality.py``).
+"""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from zava.db.unit_of_work import UnitOfWork
 from zava.embeddings.base import Embedder
 from zava.errors import ConfigurationError, ValidationError
+
+SearchMode = Literal["hybrid", "vector", "lexical"]
 
 
 class ProductHit(BaseModel):
@@ -18,7 +28,8 @@ class ProductHit(BaseModel):
     product_type: str
     price: float
     description: str
-    similarity_percent: float
+    similarity_percent: float = Field(description="Cosine similarity of meaning, 0-100")
+    matched_words: bool = Field(description="The question's words matched the product's")
     units_in_your_stores: int = Field(description="Stock across the stores you may see")
 
 
@@ -26,6 +37,7 @@ class SearchResults(BaseModel):
     """Products most similar to the description, best first."""
 
     query: str
+    mode: SearchMode
     products: list[ProductHit]
 
 
@@ -37,29 +49,42 @@ async def check_embedding_space(uow: UnitOfWork, embedder: Embedder) -> None:
         raise ConfigurationError(
             f"the product vectors were made with {recorded[0]} ({recorded[1]} dims) but the "
             f"server is configured for {configured[0]} ({configured[1]} dims); re-embed the "
-            "catalog with `zava seed embed-catalog` then `zava seed --replace`, or configure the "
-            "recorded model"
+            "catalog with your model (`zava db reembed`, which rewrites the vectors and the "
+            "index in one transaction), or configure the recorded model "
+            "(ZAVA_EMBEDDING_PROVIDER, ZAVA_EMBEDDING_MODEL, ZAVA_EMBEDDING_DIM)"
         )
 
 
 async def search_products(
     uow: UnitOfWork, embedder: Embedder, *, query: str, max_rows: int,
-    similarity_threshold_percent: float,
+    similarity_threshold_percent: float, mode: SearchMode = "hybrid",
 ) -> SearchResults:
-    """Products whose descriptions are closest in meaning to ``query``."""
+    """Products whose descriptions best answer ``query``, with stock in the caller's stores.
+
+    The threshold filters on cosine similarity; in hybrid and lexical mode a product
+    whose words match the question is kept whatever its similarity.
+    """
     text = " ".join(query.split())
     if not text:
         raise ValidationError("query_description is empty; describe the product you need")
-    await check_embedding_space(uow, embedder)
-    (vector,) = await embedder.embed([text])
-    matches = await uow.products.similar(
-        vector, min_similarity=similarity_threshold_percent / 100, limit=max_rows)
+    vector = None
+    if mode != "lexical":
+        await check_embedding_space(uow, embedder)
+        (vector,) = await embedder.embed([text])
+    minimum = similarity_threshold_percent / 100
+    if mode == "vector":
+        assert vector is not None
+        matches = await uow.products.similar(vector, min_similarity=minimum, limit=max_rows)
+    else:
+        matches = await uow.products.fused(text, vector, min_similarity=minimum,
+                                           limit=max_rows)
     stock = await uow.inventory.units_on_hand([m.product.product_id for m in matches])
-    return SearchResults(query=text, products=[
+    return SearchResults(query=text, mode=mode, products=[
         ProductHit(sku=m.product.sku, name=m.product.name, category=m.product.category,
                    product_type=m.product.product_type, price=float(m.product.base_price),
                    description=m.product.description,
                    similarity_percent=round(m.similarity * 100, 1),
+                   matched_words=m.lexical_match,
                    units_in_your_stores=stock.get(m.product.product_id, 0))
         for m in matches
     ])
