@@ -20,6 +20,8 @@ from zava.config import Settings
 from zava.db import bootstrap, migrations
 from zava.db.embedded import EmbeddedCluster, start_cluster, stop_cluster
 from zava.db.engine import create_engine
+from zava.embeddings.base import CachedEmbedder
+from zava.embeddings.factory import create_embedder
 
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
 TEMPLATE = "zava_template"
@@ -141,3 +143,10 @@ async def seeded_app_engine(seeded_database: EmbeddedCluster,
     engine = create_engine(seeded_database.app_url, settings)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def embedder(settings: Settings) -> CachedEmbedder:
+    """The local all-MiniLM-L6-v2 embedder behind the query cache, loaded once per run."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return create_embedder(settings)
