@@ -112,7 +112,7 @@ async def _embedding_check(connection: AsyncConnection, settings: Settings) -> C
             "embeddings", Status.WARN,
             f"database has {row.model_name} ({row.dimension} dims), configured "
             f"{settings.embedding_model} ({settings.embedding_dim} dims): semantic search "
-            "will refuse until `zava seed embed-catalog` then `zava seed --replace` are run",
+            "will refuse until the catalog is re-embedded: `zava db reembed`",
         )
     return Check("embeddings", Status.OK, f"{row.model_name}, {row.dimension} dims")
 

@@ -93,6 +93,46 @@ def db_grant_login(ctx: click.Context, role: str) -> None:
     run_async(ctx, work)
 
 
+@db.command("reembed")
+@click.option("--batch-size", type=click.IntRange(1, 2048), help="Texts per model call "
+              "(default: ZAVA_EMBEDDING_BATCH_SIZE).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def db_reembed(ctx: click.Context, batch_size: int | None, quiet: bool) -> None:
+    """Re-embed the catalog with the configured provider, in one transaction.
+
+    Rewrites every product's vector, the column's dimension if it changed, the recorded
+    embedding space and the ivfflat index; on any failure nothing changes.
+    """
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from zava.db.target import open_target
+    from zava.embeddings.factory import create_embedder
+    from zava.seeding.reembed import reembed_catalog
+
+    settings = settings_of(ctx)
+
+    async def work() -> None:
+        target = await open_target(settings)
+        embedder = create_embedder(settings)
+        console = Console(stderr=True)
+        with Progress(console=console, transient=True,
+                      disable=quiet or not console.is_terminal) as progress:
+            task = progress.add_task(f"embedding with {embedder.model_name}", total=None)
+            summary = await reembed_catalog(
+                target.admin_url, embedder,
+                batch_size=batch_size or settings.embedding_batch_size,
+                advance=lambda n: progress.advance(task, n))
+        click.echo(
+            f"re-embedded {summary.products} products with {summary.model} "
+            f"({summary.dimension} dims; was {summary.previous_model} "
+            f"({summary.previous_dimension} dims)), ivfflat lists={summary.lists}, "
+            f"in {summary.seconds:.1f} s", err=True)
+
+    run_async(ctx, work)
+
+
 @db.command("url")
 @click.option("--admin", is_flag=True, help="The migrations/seed login instead of the server's.")
 @click.pass_context

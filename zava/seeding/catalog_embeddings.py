@@ -33,7 +33,9 @@ def recompute_hint(model: str, dimension: int) -> str:
     """Exactly what to run to (re)compute the catalog's vectors for ``model``."""
     settings = "" if (model, dimension) == (DEFAULT_MODEL, DEFAULT_DIMENSION) else (
         f"ZAVA_EMBEDDING_MODEL={model} ZAVA_EMBEDDING_DIM={dimension} ")
-    return f"run `{settings}{EMBED_COMMAND}`, then `zava seed --replace`"
+    return (f"run `{settings}zava db reembed` to embed the loaded catalog in place, or "
+            f"`{settings}{EMBED_COMMAND}` then `zava seed --replace` to ship the vectors "
+            "with the seed")
 
 
 async def embed_catalog(embedder: Embedder, output: Path) -> int:

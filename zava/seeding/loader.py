@@ -140,7 +140,7 @@ async def load_dataset(url: str, generator: DatasetGenerator, *, replace: bool =
                             time.perf_counter() - copy_started)
                 progress.advance("product_description_embeddings", embedded, embedded)
                 progress.finish()
-            await _rebuild_vector_index(connection, embedded)
+            await rebuild_vector_index(connection, embedded)
             for table in DATA_TABLES:
                 await connection.execute(f"ANALYZE retail.{table}")
     finally:
@@ -178,7 +178,8 @@ async def _load_embeddings(connection: asyncpg.Connection, generator: DatasetGen
     return len(rows)
 
 
-async def _rebuild_vector_index(connection: asyncpg.Connection, rows: int) -> None:
+async def rebuild_vector_index(connection: asyncpg.Connection, rows: int) -> None:
+    """Recreate the ivfflat index with ``lists`` sized for ``rows`` vectors."""
     await connection.execute(f"DROP INDEX IF EXISTS retail.{INDEX}")
     await connection.execute(
         f"CREATE INDEX {INDEX} ON retail.product_description_embeddings "
