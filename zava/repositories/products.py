@@ -27,6 +27,9 @@ from zava.repositories.results import ProductInfo, ProductMatch
 # words when managers describe a need. The full-text query ORs the question's words (a plain
 # tsquery would AND them, and a question rarely shares every word with a product).
 # The vector list is skipped by a one-time filter when there is no embedding.
+# Trigram matching of the name is for short, mistyped product names ("wheelbarow");
+# against a whole sentence it matches nothing and costs a scan of every name.
+TRIGRAM_MAX_WORDS = 4
 _FUSED_SEARCH = text(f"""
 WITH vector_hits AS (
     SELECT id AS product_id, row_number() OVER (ORDER BY distance, id) AS rank
@@ -52,7 +55,7 @@ name_hits AS (
     SELECT product_id, row_number() OVER (ORDER BY score DESC, product_id) AS rank
     FROM (SELECT p.product_id, word_similarity(:query, p.name) AS score
           FROM retail.products AS p
-          WHERE :query <% p.name
+          WHERE CAST(:typo_tolerant AS boolean) AND :query <% p.name
           ORDER BY score DESC
           LIMIT :candidates) AS matched
 ),
@@ -163,13 +166,15 @@ class ProductRepository:
     ) -> list[ProductMatch]:
         """Products ranked by reciprocal rank fusion of up to three lists: the nearest
         descriptions to ``embedding`` (skipped when it is None), full-text matches of
-        ``query`` on name and description, and trigram matches on the name.
+        ``query`` on name and description, and trigram matches on the name (for
+        questions of at most ``TRIGRAM_MAX_WORDS`` words).
 
         A product is kept if its words matched or its cosine similarity reaches
         ``min_similarity``, so a lexical hit is never lost to the threshold.
         """
         params = {"query": query, "candidates": candidates, "rrf_k": rrf_k,
                   "vector_weight": vector_weight,
+                  "typo_tolerant": len(query.split()) <= TRIGRAM_MAX_WORDS,
                   "min_similarity": min_similarity, "limit": limit,
                   "embedding": list(embedding) if embedding is not None else None}
         statement = _FUSED_SEARCH.bindparams(bindparam("embedding", type_=Vector()))
