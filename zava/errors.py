@@ -43,9 +43,16 @@ class DatabaseError(ZavaError):
 
 
 class DatabaseUnavailableError(DatabaseError):
-    """The database cannot be reached (down, restarting, or the pool is exhausted)."""
+    """The database cannot be reached (down, restarting, or the connection was lost)."""
 
     code = "database_unavailable"
+
+
+class ServerBusyError(DatabaseError):
+    """Every pooled connection stayed in use for the whole acquire timeout: the database
+    is up, this server is saturated."""
+
+    code = "server_busy"
 
 
 class QueryTimeoutError(DatabaseError):
@@ -64,3 +71,9 @@ class ConfigurationError(ZavaError):
     """Settings, the database or the environment are not as the product needs them."""
 
     code = "configuration_error"
+
+
+class EmbeddingUnavailableError(ZavaError):
+    """The embedding service did not answer, even after retries."""
+
+    code = "embedding_unavailable"

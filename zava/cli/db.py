@@ -120,10 +120,13 @@ def db_reembed(ctx: click.Context, batch_size: int | None, quiet: bool) -> None:
         with Progress(console=console, transient=True,
                       disable=quiet or not console.is_terminal) as progress:
             task = progress.add_task(f"embedding with {embedder.model_name}", total=None)
-            summary = await reembed_catalog(
-                target.admin_url, embedder,
-                batch_size=batch_size or settings.embedding_batch_size,
-                advance=lambda n: progress.advance(task, n))
+            try:
+                summary = await reembed_catalog(
+                    target.admin_url, embedder,
+                    batch_size=batch_size or settings.embedding_batch_size,
+                    advance=lambda n: progress.advance(task, n))
+            finally:
+                await embedder.aclose()
         click.echo(
             f"re-embedded {summary.products} products with {summary.model} "
             f"({summary.dimension} dims; was {summary.previous_model} "

@@ -17,6 +17,10 @@ class Embedder(Protocol):
         """One normalised vector per text, in order."""
         ...
 
+    async def aclose(self) -> None:
+        """Release what the provider holds (HTTP connections)."""
+        ...
+
 
 class CachedEmbedder:
     """An LRU cache of query embeddings in front of a provider (per model)."""
@@ -32,14 +36,19 @@ class CachedEmbedder:
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Cached vectors where known; the rest from the provider in one batch."""
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
         self.hits += len(texts) - len(missing)
         self.misses += len(missing)
         if missing:
-            for text, vector in zip(missing, await self.inner.embed(missing), strict=True):
-                self._cache[text] = vector
-                if len(self._cache) > self._size:
-                    self._cache.popitem(last=False)
-        for text in texts:
+            found.update(zip(missing, await self.inner.embed(missing), strict=True))
+        for text, vector in found.items():
+            self._cache[text] = vector
             self._cache.move_to_end(text)
-        return [self._cache[t] for t in texts]
+        while len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+        return [found[t] for t in texts]
+
+    async def aclose(self) -> None:
+        """Close the provider."""
+        await self.inner.aclose()

@@ -44,6 +44,7 @@ class LocalEmbedder:
         self._location = model_location(model_name, model_path)
         self._model: Any = None
         self._lock = threading.Lock()
+        self.provider_calls = 0
 
     def _load(self) -> Any:
         with self._lock:
@@ -65,6 +66,7 @@ class LocalEmbedder:
 
     def encode(self, texts: Sequence[str]) -> list[list[float]]:
         """Embed synchronously (for batch jobs); loads the model on first use."""
+        self.provider_calls += 1
         vectors = self._load().encode(list(texts), normalize_embeddings=True,
                                       convert_to_numpy=True, batch_size=64)
         return [v.tolist() for v in vectors]
@@ -72,3 +74,6 @@ class LocalEmbedder:
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Embed in a worker thread, off the event loop."""
         return await asyncio.to_thread(self.encode, texts)
+
+    async def aclose(self) -> None:
+        """Nothing to release: the model stays loaded for the process."""

@@ -90,12 +90,14 @@ async def open_runtime(
     """Start everything the server needs; close the pool (and embedded handle) on exit."""
     target = await open_target(settings)
     engine = create_engine(target.app_url, settings)
+    embedder = create_embedder(settings)
     try:
         guard = await _check_database(engine, allow_privileged_login)
         yield Runtime(settings=settings, target=target, engine=engine,
                       units=UnitOfWorkFactory(engine, settings), guard=guard,
-                      embedder=create_embedder(settings))
+                      embedder=embedder)
     finally:
+        await embedder.aclose()
         await engine.dispose()
         if target.embedded is not None:
             stop_cluster(settings.data_dir)
