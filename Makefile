@@ -38,6 +38,8 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.seed_load --size workshop
 	$(BIN)/python -m benchmarks.rls_overhead
+	$(BIN)/python -m benchmarks.tool_latency
+	$(BIN)/python -m benchmarks.search_quality --size workshop
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
