@@ -1,13 +1,13 @@
 """ivfflat vs HNSW on a synthetic table: recall@10 against exact search, latency, build time.
 
-Builds ``--rows`` (default 1,000,000) normalised 384-dimensional vectors around 1,000
-gaussian centres plus noise (a clustered space, like real embeddings), loads them with binary COPY
-into a scratch database, and computes the exact top 10 of ``--queries`` held-out query
+Builds ``--rows`` (default 1,000,000) normalised 384-dimensional vectors around 10,000
+gaussian centres plus noise (a clustered space, like real embeddings), loads them with
+binary COPY into a scratch database, and computes the exact top 10 of ``--queries`` held-out query
 vectors with numpy. Then for each index (ivfflat with ``lists`` = rows/1000, the seed's
 rule, and HNSW m=16, ef_construction=64) it reports the build time and, per search
 setting (``ivfflat.probes`` / ``hnsw.ef_search``), recall@10 and p50/p95 latency of
 ``ORDER BY embedding <=> $1 LIMIT 10``, next to an exact sequential scan. The row marked
-``server`` is the probes ``retail.ivfflat_probes()`` picks (sqrt(lists)).
+``server`` is the probes ``retail.ivfflat_probes()`` picks (1.25 sqrt(lists)).
 
     python -m benchmarks.vector_index [--rows 1000000] [--queries 200] [--data-dir DIR]
 """
@@ -32,9 +32,9 @@ from zava.db.embedded import start_cluster, stop_cluster
 from zava.seeding.loader import asyncpg_dsn
 
 DIMENSION = 384
-CENTRES = 1000
+CENTRES = 10_000
 TOP = 10
-# Noise as long as 0.8 of a (unit) centre: members of a cluster are about 0.6 cosine
+# Noise 0.8 as long as a (unit) centre: members of a cluster are about 0.6 cosine
 # apart, clusters overlap in the index's lists, as real description embeddings do.
 NOISE = 0.8
 CHUNK = 20_000
@@ -128,7 +128,7 @@ async def run(admin_url: str, rows: int, query_count: int) -> None:
           f"{exact[2]:>8.1f}", flush=True)
 
     lists = max(1, rows // 1000) if rows <= 1_000_000 else int(math.sqrt(rows))
-    server_probes = max(1, math.ceil(math.sqrt(lists)))
+    server_probes = min(lists, math.ceil(1.25 * math.sqrt(lists)))
     builds = [
         (f"ivfflat lists={lists}",
          f"CREATE INDEX items_ivfflat ON items USING ivfflat (embedding vector_cosine_ops) "
