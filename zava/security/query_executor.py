@@ -94,3 +94,15 @@ async def execute_guarded(
             break
         rows.append(row)
     return QueryResult(columns=columns, rows=rows, truncated=truncated, elapsed_ms=elapsed_ms)
+
+
+async def plan_top_line(uow: UnitOfWork, query: GuardedQuery) -> str:
+    """The first line of PostgreSQL's estimated plan for ``query`` (for the slow-query
+    log; the query is not run again). Empty for an EXPLAIN or if planning fails."""
+    if query.is_explain:
+        return ""
+    connection = await uow.driver_connection()
+    try:
+        return str(await connection.fetchval(f"EXPLAIN {query.sql}"))
+    except Exception:  # the log line must not turn a served result into an error
+        return ""

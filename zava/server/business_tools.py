@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import CallToolResult, TextContent
-from pydantic import BaseModel, Field
+from mcp.types import CallToolResult
+from pydantic import Field
 
 from zava.server.calls import tool_call
 from zava.server.rendering import fence, table
@@ -23,9 +23,8 @@ Category = Annotated[str | None, Field(description="A category name; omit for al
 PeriodArg = Annotated[PeriodName, Field(description="Reporting period, ending today (UTC)")]
 
 
-def _result(model: BaseModel, text: str) -> CallToolResult:
-    return CallToolResult(content=[TextContent(type="text", text=fence(text))],
-                          structured_content=model.model_dump(mode="json"))
+def _growth(percent: float | None) -> str:
+    return "n/a" if percent is None else f"{percent:+.1f}%"
 
 
 def register(server: MCPServer) -> None:
@@ -43,14 +42,14 @@ def register(server: MCPServer) -> None:
                 report = await analytics.store_performance(
                     uow, period=period, today=call.runtime.today(), store=store)
             call.rows = len(report.stores)
-        rows = [[s.store, f"{s.revenue:.2f}", s.orders, s.units, f"{s.average_order_value:.2f}",
-                 f"{s.gross_margin_percent:.1f}%",
-                 "n/a" if s.revenue_growth_percent is None else f"{s.revenue_growth_percent:+.1f}%",
-                 " ".join(s.insights)] for s in report.stores]
-        text = f"{report.period}: {report.start} to {report.end}\n" + table(
-            ["store", "revenue", "orders", "units", "avg order", "margin", "growth", "insights"],
-            rows)
-        return _result(report, text)
+            rows = [[s.store, f"{s.revenue:.2f}", s.orders, s.units,
+                     f"{s.average_order_value:.2f}", f"{s.gross_margin_percent:.1f}%",
+                     _growth(s.revenue_growth_percent), " ".join(s.insights)]
+                    for s in report.stores]
+            text = f"{report.period}: {report.start} to {report.end}\n" + table(
+                ["store", "revenue", "orders", "units", "avg order", "margin", "growth",
+                 "insights"], rows)
+            return call.respond(report, fence(text))
 
     @server.tool(annotations=READ_ONLY)
     async def get_sales_trend(
@@ -66,10 +65,10 @@ def register(server: MCPServer) -> None:
                 trend = await analytics.sales_trend(
                     uow, months=months, today=call.runtime.today(), store=store)
             call.rows = len(trend.months)
-        rows = [[m.month, f"{m.revenue:.2f}", m.orders, m.units,
-                 "n/a" if m.year_over_year_percent is None else f"{m.year_over_year_percent:+.1f}%"]
-                for m in trend.months]
-        return _result(trend, table(["month", "revenue", "orders", "units", "yoy"], rows))
+            rows = [[m.month, f"{m.revenue:.2f}", m.orders, m.units,
+                     _growth(m.year_over_year_percent)] for m in trend.months]
+            return call.respond(
+                trend, fence(table(["month", "revenue", "orders", "units", "yoy"], rows)))
 
     @server.tool(annotations=READ_ONLY)
     async def get_top_products(
@@ -84,10 +83,10 @@ def register(server: MCPServer) -> None:
                     uow, period=period, today=call.runtime.today(), limit=limit,
                     store=store, category=category)
             call.rows = len(top.products)
-        rows = [[p.rank, p.sku, p.name, p.category, p.units, f"{p.revenue:.2f}"]
-                for p in top.products]
-        return _result(top, f"{top.period}: {top.start} to {top.end}\n" + table(
-            ["rank", "sku", "name", "category", "units", "revenue"], rows))
+            rows = [[p.rank, p.sku, p.name, p.category, p.units, f"{p.revenue:.2f}"]
+                    for p in top.products]
+            return call.respond(top, fence(f"{top.period}: {top.start} to {top.end}\n" + table(
+                ["rank", "sku", "name", "category", "units", "revenue"], rows)))
 
     @server.tool(annotations=READ_ONLY)
     async def get_low_stock(
@@ -103,5 +102,6 @@ def register(server: MCPServer) -> None:
                 low = await analytics.low_stock(uow, threshold=threshold, limit=limit,
                                                 store=store, category=category)
             call.rows = len(low.items)
-        rows = [[i.store, i.sku, i.name, i.category, i.stock_level] for i in low.items]
-        return _result(low, table(["store", "sku", "name", "category", "stock"], rows))
+            rows = [[i.store, i.sku, i.name, i.category, i.stock_level] for i in low.items]
+            return call.respond(
+                low, fence(table(["store", "sku", "name", "category", "stock"], rows)))

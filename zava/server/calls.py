@@ -14,6 +14,8 @@ from typing import Any
 from loguru import logger
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel
 
 from zava.errors import ZavaError
 from zava.server.runtime import Runtime
@@ -28,11 +30,27 @@ class ToolCall:
     runtime: Runtime
     trace_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     query_hash: str | None = None
+    query_text: str | None = None
     rows: int | None = None
+    bytes: int | None = None
 
     def record_query(self, sql: str) -> None:
-        """Remember a hash of the query text for the audit line."""
-        self.query_hash = hashlib.sha256(sql.encode()).hexdigest()[:16]
+        """Remember a hash of the query text (and, with --log-queries, the text)."""
+        self.query_hash = query_hash(sql)
+        if self.runtime.settings.log_queries:
+            self.query_text = sql
+
+    def respond(self, model: BaseModel, text: str) -> CallToolResult:
+        """The tool's result: ``model`` as structured content, ``text`` for the model to
+        read; the text's size goes into the audit line."""
+        self.bytes = len(text.encode())
+        return CallToolResult(content=[TextContent(type="text", text=text)],
+                              structured_content=model.model_dump(mode="json"))
+
+
+def query_hash(sql: str) -> str:
+    """A short, stable fingerprint of a query's text (logged instead of the text)."""
+    return hashlib.sha256(sql.encode()).hexdigest()[:16]
 
 
 def runtime_of(ctx: Context) -> Runtime:
@@ -73,8 +91,12 @@ async def call_as(state: Any, ctx: Context | None, tool: str) -> AsyncIterator[T
             "try again, or report the trace id"
         ) from exc
     finally:
-        logger.bind(audit=True).info(
-            "audit trace={} caller={} tool={} query={} rows={} ms={:.1f} outcome={}",
-            call.trace_id, caller, tool, call.query_hash, call.rows,
-            (time.perf_counter() - started) * 1000, outcome,
-        )
+        seconds = time.perf_counter() - started
+        state.runtime.metrics.observe_call(tool, outcome, seconds, call.rows, call.bytes)
+        fields = {"trace_id": call.trace_id, "caller": str(caller), "tool": tool,
+                  "query_hash": call.query_hash, "rows": call.rows, "bytes": call.bytes,
+                  "ms": round(seconds * 1000, 1), "outcome": outcome}
+        if call.query_text is not None:
+            fields["query"] = call.query_text
+        logger.bind(audit=True, **fields).info(
+            "audit " + " ".join(f"{k}={v}" for k, v in fields.items()))

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
@@ -85,11 +85,10 @@ def register(server: MCPServer) -> None:
                     similarity_threshold_percent=similarity_threshold,
                     mode=call.runtime.settings.search_mode)
             call.rows = len(results.products)
-        rows = [[p.sku, p.name, p.category, f"{p.price:.2f}", f"{p.similarity_percent:.1f}%",
-                 "yes" if p.matched_words else "", p.units_in_your_stores, p.description]
-                for p in results.products]
-        body = table(["sku", "name", "category", "price", "similarity", "words", "stock",
-                      "description"], rows)
-        return CallToolResult(content=[TextContent(type="text", text=fence(body))],
-                              structured_content=results.model_dump(mode="json"))
+            rows = [[p.sku, p.name, p.category, f"{p.price:.2f}", f"{p.similarity_percent:.1f}%",
+                     "yes" if p.matched_words else "", p.units_in_your_stores, p.description]
+                    for p in results.products]
+            body = table(["sku", "name", "category", "price", "similarity", "words", "stock",
+                          "description"], rows)
+            return call.respond(results, fence(body))
 

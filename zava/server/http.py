@@ -1,4 +1,5 @@
-"""Streamable HTTP: bearer-token auth, DNS-rebinding protection, /health and /ready."""
+"""Streamable HTTP: bearer-token auth, DNS-rebinding protection, /health, /ready and
+/metrics (Prometheus; unauthenticated like /health: do not expose it publicly)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
 from sqlalchemy import text
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from zava.db import migrations
 from zava.errors import ConfigurationError
+from zava.observability.metrics import CONTENT_TYPE
 from zava.security.identity import TokenStore
 from zava.server.app import build_server
 from zava.server.identity import HashedTokenVerifier, HeaderCaller, TokenCaller
@@ -92,6 +94,10 @@ async def serve_http(
             return JSONResponse({"status": "unavailable", "migrations": current, "head": head},
                                 status_code=503)
         return JSONResponse({"status": "ready", "migrations": current})
+
+    @server.custom_route("/metrics", methods=["GET"])  # type: ignore[untyped-decorator]
+    async def metrics(_: Request) -> Response:
+        return Response(runtime.metrics.exposition(), media_type=CONTENT_TYPE)
 
     app = server.streamable_http_app(
         host=host, transport_security=transport_security(host, port, allowed_hosts))

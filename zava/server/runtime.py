@@ -27,6 +27,7 @@ from zava.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from zava.embeddings.base import CachedEmbedder
 from zava.embeddings.factory import create_embedder
 from zava.errors import ConfigurationError
+from zava.observability.metrics import Metrics
 from zava.repositories.schema import TABLE_DESCRIPTIONS
 from zava.security.sql_guard import SqlGuard, load_function_catalog
 
@@ -41,6 +42,7 @@ class Runtime:
     units: UnitOfWorkFactory
     guard: SqlGuard
     embedder: CachedEmbedder
+    metrics: Metrics
     started: float = field(default_factory=time.monotonic)
 
     def unit(self, caller: object) -> UnitOfWork:
@@ -95,7 +97,7 @@ async def open_runtime(
         guard = await _check_database(engine, allow_privileged_login)
         yield Runtime(settings=settings, target=target, engine=engine,
                       units=UnitOfWorkFactory(engine, settings), guard=guard,
-                      embedder=embedder)
+                      embedder=embedder, metrics=Metrics(engine, embedder))
     finally:
         await embedder.aclose()
         await engine.dispose()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from loguru import logger
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from zava.security.query_executor import QueryResult, execute_guarded
+from zava.db.unit_of_work import UnitOfWork
+from zava.security.query_executor import QueryResult, execute_guarded, plan_top_line
+from zava.security.sql_guard import GuardedQuery
 from zava.server.calls import ToolCall, tool_call
 from zava.server.rendering import fence, table
 from zava.services import analytics
@@ -34,9 +37,17 @@ class QueryPlan(BaseModel):
     plan: list[str]
 
 
-def _result(model: BaseModel, text: str) -> CallToolResult:
-    return CallToolResult(content=[TextContent(type="text", text=text)],
-                          structured_content=model.model_dump(mode="json"))
+async def _log_slow_query(call: ToolCall, uow: UnitOfWork, query: GuardedQuery,
+                          elapsed_ms: float) -> None:
+    """One warning with the plan's top line (the query text only with --log-queries)."""
+    call.runtime.metrics.slow_queries.inc()
+    plan = await plan_top_line(uow, query)
+    fields = {"trace_id": call.trace_id, "query_hash": call.query_hash,
+              "ms": round(elapsed_ms, 1), "plan": plan}
+    if call.query_text is not None:
+        fields["query"] = call.query_text
+    logger.bind(slow_query=True, **fields).warning(
+        "slow query " + " ".join(f"{k}={v}" for k, v in fields.items()))
 
 
 async def _run_guarded(call: ToolCall, sql: str, *, max_rows: int) -> QueryResult:
@@ -47,6 +58,8 @@ async def _run_guarded(call: ToolCall, sql: str, *, max_rows: int) -> QueryResul
     async with runtime.unit(call.caller) as uow:
         result = await execute_guarded(uow, guarded, max_rows=max_rows,
                                        max_bytes=runtime.settings.max_result_bytes)
+        if result.elapsed_ms >= runtime.settings.slow_query_ms:
+            await _log_slow_query(call, uow, guarded, result.elapsed_ms)
     call.rows = result.row_count
     return result
 
@@ -66,16 +79,16 @@ def register(server: MCPServer) -> None:
         async with tool_call(ctx, "get_multiple_table_schemas") as call:
             async with call.runtime.unit(call.caller) as uow:
                 schemas = await analytics.table_schemas(uow, table_names)
-        lines = []
-        for t in schemas.tables:
-            cols = ", ".join(f"{c.name} {c.type}{' PK' if c.primary_key else ''}"
-                             f"{' -> ' + c.references if c.references else ''}"
-                             for c in t.columns)
-            lines.append(f"{t.table}: {t.description}\n  {cols}")
-        values = (f"stores: {', '.join(schemas.store_names)}\n"
-                  f"categories: {', '.join(schemas.category_names)}\n"
-                  f"order years: {', '.join(map(str, schemas.order_years))}")
-        return _result(schemas, "\n".join(lines) + "\n" + fence(values))
+            lines = []
+            for t in schemas.tables:
+                cols = ", ".join(f"{c.name} {c.type}{' PK' if c.primary_key else ''}"
+                                 f"{' -> ' + c.references if c.references else ''}"
+                                 for c in t.columns)
+                lines.append(f"{t.table}: {t.description}\n  {cols}")
+            values = (f"stores: {', '.join(schemas.store_names)}\n"
+                      f"categories: {', '.join(schemas.category_names)}\n"
+                      f"order years: {', '.join(map(str, schemas.order_years))}")
+            return call.respond(schemas, "\n".join(lines) + "\n" + fence(values))
 
     @server.tool(annotations=READ_ONLY)
     async def execute_sales_query(
@@ -90,12 +103,12 @@ def register(server: MCPServer) -> None:
         async with tool_call(ctx, "execute_sales_query") as call:
             result = await _run_guarded(call, postgresql_query,
                                         max_rows=call.runtime.settings.max_rows)
-        output = QueryOutput(columns=result.columns, rows=result.rows,
-                             row_count=result.row_count, truncated=result.truncated,
-                             elapsed_ms=round(result.elapsed_ms, 2))
-        summary = (f"{result.row_count} rows{' (truncated)' if result.truncated else ''}, "
-                   f"{output.elapsed_ms} ms")
-        return _result(output, summary + "\n" + fence(table(result.columns, result.rows)))
+            output = QueryOutput(columns=result.columns, rows=result.rows,
+                                 row_count=result.row_count, truncated=result.truncated,
+                                 elapsed_ms=round(result.elapsed_ms, 2))
+            summary = (f"{result.row_count} rows{' (truncated)' if result.truncated else ''}, "
+                       f"{output.elapsed_ms} ms")
+            return call.respond(output, summary + "\n" + fence(table(result.columns, result.rows)))
 
     @server.tool(annotations=READ_ONLY)
     async def explain_sales_query(
@@ -108,5 +121,5 @@ def register(server: MCPServer) -> None:
         that a heavy query will use indexes before calling execute_sales_query."""
         async with tool_call(ctx, "explain_sales_query") as call:
             result = await _run_guarded(call, f"EXPLAIN {postgresql_query}", max_rows=1000)
-        plan = QueryPlan(plan=[str(row[0]) for row in result.rows])
-        return _result(plan, "\n".join(plan.plan))
+            plan = QueryPlan(plan=[str(row[0]) for row in result.rows])
+            return call.respond(plan, "\n".join(plan.plan))
