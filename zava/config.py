@@ -115,6 +115,8 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Shared cache for HTTP replicas; unset means in-memory.")
     cache_size: int = Field(default=10_000, ge=0, description="In-memory cache entries.")
+    cache_prefix: str = Field(default="zava", min_length=1,
+                              description="Prefix of every cache key (one per deployment).")
     cache_ttl_s: float = Field(default=300.0, ge=0,
                                description="Lifetime of cached schema text and valid values.")
     query_cache_ttl_s: float = Field(

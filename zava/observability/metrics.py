@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from zava.cache.results import ResultCache
 from zava.embeddings.base import CachedEmbedder
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -26,9 +27,11 @@ DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 class _LiveState(Collector):
     """Pool, embedding cache and provider counters, read at scrape time."""
 
-    def __init__(self, engine: AsyncEngine, embedder: CachedEmbedder) -> None:
+    def __init__(self, engine: AsyncEngine, embedder: CachedEmbedder,
+                 cache: ResultCache) -> None:
         self._engine = engine
         self._embedder = embedder
+        self._cache = cache
 
     def collect(self) -> Iterator[Metric]:
         pool: Any = self._engine.pool
@@ -46,6 +49,9 @@ class _LiveState(Collector):
                                      labels=["cache"])
         hits.add_metric(["query_embeddings"], self._embedder.hits)
         misses.add_metric(["query_embeddings"], self._embedder.misses)
+        for namespace in sorted({*self._cache.hits, *self._cache.misses}):
+            hits.add_metric([namespace], self._cache.hits[namespace])
+            misses.add_metric([namespace], self._cache.misses[namespace])
         yield hits
         yield misses
         calls = CounterMetricFamily("zava_embedding_calls",
@@ -59,7 +65,8 @@ class _LiveState(Collector):
 class Metrics:
     """The server's metrics and the registry ``/metrics`` exposes."""
 
-    def __init__(self, engine: AsyncEngine, embedder: CachedEmbedder) -> None:
+    def __init__(self, engine: AsyncEngine, embedder: CachedEmbedder,
+                 cache: ResultCache) -> None:
         self.registry = CollectorRegistry()
         self.calls = Counter("zava_tool_calls", "Tool calls by tool and outcome",
                              ["tool", "outcome"], registry=self.registry)
@@ -73,7 +80,7 @@ class Metrics:
                              ["tool"], registry=self.registry)
         self.slow_queries = Counter("zava_slow_queries", "Queries over the slow-query threshold",
                                     registry=self.registry)
-        self.registry.register(_LiveState(engine, embedder))
+        self.registry.register(_LiveState(engine, embedder, cache))
 
     def observe_call(self, tool: str, outcome: str, seconds: float, rows: int | None,
                      size: int | None) -> None:

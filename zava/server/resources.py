@@ -8,8 +8,8 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.prompts.base import UserMessage
 
+from zava.server import cached_results
 from zava.server.calls import call_as
-from zava.services import analytics
 
 
 def register(server: MCPServer, state: Any) -> None:
@@ -19,16 +19,14 @@ def register(server: MCPServer, state: Any) -> None:
                      description="Every queryable retail table with its columns")
     async def schema_overview() -> str:
         async with call_as(state, None, "resource:schema") as call:
-            async with call.runtime.unit(call.caller) as uow:
-                schemas = await analytics.table_schemas(uow, [])
+            schemas = await cached_results.table_schemas(call, [])
         return schemas.model_dump_json()
 
     @server.resource("zava://schema/{table}", mime_type="application/json",
                      description="One retail table: columns, types, keys")
     async def table_schema(table: str) -> str:
         async with call_as(state, None, "resource:table") as call:
-            async with call.runtime.unit(call.caller) as uow:
-                schemas = await analytics.table_schemas(uow, [table])
+            schemas = await cached_results.table_schemas(call, [table])
         return schemas.tables[0].model_dump_json()
 
     @server.resource("zava://stores", mime_type="application/json",

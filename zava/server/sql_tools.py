@@ -9,12 +9,13 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from zava.db import migrations
 from zava.db.unit_of_work import UnitOfWork
 from zava.security.query_executor import QueryResult, execute_guarded, plan_top_line
 from zava.security.sql_guard import GuardedQuery
+from zava.server import cached_results
 from zava.server.calls import ToolCall, tool_call
 from zava.server.rendering import fence, table
-from zava.services import analytics
 from zava.services.reports import TableSchemas
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
@@ -77,8 +78,7 @@ def register(server: MCPServer) -> None:
         """Describe retail tables before writing SQL: columns, types, keys, foreign keys,
         and valid values (your store names, category names, years with orders)."""
         async with tool_call(ctx, "get_multiple_table_schemas") as call:
-            async with call.runtime.unit(call.caller) as uow:
-                schemas = await analytics.table_schemas(uow, table_names)
+            schemas = await cached_results.table_schemas(call, table_names)
             lines = []
             for t in schemas.tables:
                 cols = ", ".join(f"{c.name} {c.type}{' PK' if c.primary_key else ''}"
@@ -101,14 +101,23 @@ def register(server: MCPServer) -> None:
         Only your stores' rows are visible. Results are capped (truncated=true when cut);
         aggregate in SQL rather than fetching raw rows. Call get_multiple_table_schemas first."""
         async with tool_call(ctx, "execute_sales_query") as call:
-            result = await _run_guarded(call, postgresql_query,
-                                        max_rows=call.runtime.settings.max_rows)
-            output = QueryOutput(columns=result.columns, rows=result.rows,
-                                 row_count=result.row_count, truncated=result.truncated,
-                                 elapsed_ms=round(result.elapsed_ms, 2))
-            summary = (f"{result.row_count} rows{' (truncated)' if result.truncated else ''}, "
+            runtime = call.runtime
+            max_rows = runtime.settings.max_rows
+
+            async def run() -> QueryOutput:
+                result = await _run_guarded(call, postgresql_query, max_rows=max_rows)
+                return QueryOutput(columns=result.columns, rows=result.rows,
+                                   row_count=result.row_count, truncated=result.truncated,
+                                   elapsed_ms=round(result.elapsed_ms, 2))
+
+            call.record_query(postgresql_query)
+            output = await runtime.cache.get_or_compute(
+                "query", QueryOutput, (migrations.head_revision(), max_rows, postgresql_query),
+                runtime.settings.query_cache_ttl_s, run, caller=call.caller)
+            call.rows = output.row_count
+            summary = (f"{output.row_count} rows{' (truncated)' if output.truncated else ''}, "
                        f"{output.elapsed_ms} ms")
-            return call.respond(output, summary + "\n" + fence(table(result.columns, result.rows)))
+            return call.respond(output, summary + "\n" + fence(table(output.columns, output.rows)))
 
     @server.tool(annotations=READ_ONLY)
     async def explain_sales_query(
