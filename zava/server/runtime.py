@@ -17,6 +17,7 @@ from loguru import logger
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from zava.cache.results import ResultCache, create_backend
 from zava.config import Settings
 from zava.db import migrations
 from zava.db.embedded import stop_cluster
@@ -43,6 +44,7 @@ class Runtime:
     guard: SqlGuard
     embedder: CachedEmbedder
     metrics: Metrics
+    cache: ResultCache
     started: float = field(default_factory=time.monotonic)
 
     def unit(self, caller: object) -> UnitOfWork:
@@ -92,14 +94,17 @@ async def open_runtime(
     """Start everything the server needs; close the pool (and embedded handle) on exit."""
     target = await open_target(settings)
     engine = create_engine(target.app_url, settings)
-    embedder = create_embedder(settings)
+    cache = ResultCache(create_backend(settings), settings.cache_prefix)
+    embedder = create_embedder(settings, cache.backend if settings.redis_url else None)
     try:
         guard = await _check_database(engine, allow_privileged_login)
         yield Runtime(settings=settings, target=target, engine=engine,
                       units=UnitOfWorkFactory(engine, settings), guard=guard,
-                      embedder=embedder, metrics=Metrics(engine, embedder))
+                      embedder=embedder, metrics=Metrics(engine, embedder, cache),
+                      cache=cache)
     finally:
         await embedder.aclose()
+        await cache.aclose()
         await engine.dispose()
         if target.embedded is not None:
             stop_cluster(settings.data_dir)
