@@ -30,11 +30,12 @@ STORES = "SELECT name FROM retail.stores ORDER BY name"
 
 
 @contextmanager
-def http_server(env: dict[str, str], log: Path) -> Iterator[str]:
-    """`zava serve --transport http` on a free loopback port, stderr to ``log``."""
+def http_server(env: dict[str, str], log: Path, log_level: str = "INFO") -> Iterator[str]:
+    """`zava serve --transport http` on a free loopback port, stderr to ``log`` (tokens
+    for Seattle and Bellevue unless ``env`` sets ZAVA_TOKENS)."""
     port = free_port()
-    env = dict(env, ZAVA_TOKENS=",".join(f"{m} {hash_token(t)}" for m, t in TOKENS.items()),
-               ZAVA_LOG_LEVEL="INFO")
+    env = {"ZAVA_TOKENS": ",".join(f"{m} {hash_token(t)}" for m, t in TOKENS.items()),
+           **env, "ZAVA_LOG_LEVEL": log_level}
     with log.open("w") as errlog:
         process = subprocess.Popen(
             [sys.executable, "-m", "zava", "serve", "--transport", "http", "--port", str(port)],
