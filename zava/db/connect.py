@@ -1,8 +1,9 @@
 """Checking a connection out of the pool, retrying only connection failures.
 
-A statement that reached the server is never retried (it may have had effects, and a
-slow query retried is a slow query twice); only failing to connect is, with
-exponential backoff, for ``connect_retry_seconds``.
+A statement that reached the server is never retried here (it may have had effects, and
+a slow query retried is a slow query twice); only failing to connect is, with
+exponential backoff, for ``connect_retry_seconds``. A pool that stays exhausted for
+``pool_timeout_s`` is a busy server, not a down database, and is reported as such.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import asyncpg
 from loguru import logger
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tenacity import (
     AsyncRetrying,
@@ -22,7 +24,8 @@ from tenacity import (
 )
 
 from zava.config import Settings
-from zava.errors import DatabaseUnavailableError
+from zava.db import migrations
+from zava.errors import DatabaseUnavailableError, ServerBusyError
 
 _CONNECTION_FAILURES = (
     OSError,
@@ -31,11 +34,15 @@ _CONNECTION_FAILURES = (
     asyncpg.TooManyConnectionsError,
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.InterfaceError,
+    asyncpg.AdminShutdownError,  # pg_terminate_backend, or a fast shutdown
+    asyncpg.CrashShutdownError,
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08
 )
 
 
 def is_connection_failure(error: BaseException) -> bool:
-    """True when ``error`` means "could not reach the server", not "the statement failed"."""
+    """True when ``error`` means "the server could not be reached, or the connection was
+    lost", not "the statement failed"."""
     if isinstance(error, sa_exc.TimeoutError):  # pool exhausted: busy, not down
         return False
     if isinstance(error, sa_exc.DBAPIError):
@@ -45,19 +52,50 @@ def is_connection_failure(error: BaseException) -> bool:
     return isinstance(error, _CONNECTION_FAILURES)
 
 
+def server_busy(settings: Settings) -> ServerBusyError:
+    """The error for a pool that stayed exhausted for the whole acquire timeout."""
+    size = settings.pool_size + settings.pool_max_overflow
+    return ServerBusyError(
+        f"the server is busy: all {size} database connections stayed in use for "
+        f"{settings.pool_timeout_s:g} s; retry in a moment, or raise ZAVA_POOL_SIZE "
+        "(and ZAVA_POOL_MAX_OVERFLOW) if this happens under normal load"
+    )
+
+
 def _log_retry(state: RetryCallState) -> None:
+    if state.attempt_number > 1:  # one line per call, not one per attempt
+        return
     error = state.outcome.exception() if state.outcome else None
-    logger.warning("database connection failed ({}); retrying", type(error).__name__)
+    logger.warning("database connection failed ({}); retrying with backoff",
+                   type(error).__name__)
 
 
-async def connect(engine: AsyncEngine, settings: Settings) -> AsyncConnection:
-    """A pooled connection; raises ``DatabaseUnavailableError`` when none can be had."""
+async def connect(
+    engine: AsyncEngine, settings: Settings, *, retry: bool = True
+) -> AsyncConnection:
+    """A pooled connection.
+
+    Raises ``ServerBusyError`` when the pool stays exhausted for ``pool_timeout_s`` and
+    ``DatabaseUnavailableError`` when the server cannot be reached (after retrying for
+    ``connect_retry_seconds`` unless ``retry`` is false: a replica is not waited for,
+    the next one is tried instead).
+    """
     try:
         return await engine.connect()  # the common case, without the retry machinery
+    except sa_exc.TimeoutError as error:
+        raise server_busy(settings) from error
     except Exception as error:
-        if not is_connection_failure(error) and not isinstance(error, sa_exc.TimeoutError):
+        if not is_connection_failure(error):
             raise
+        if not retry or settings.connect_retry_seconds <= 0:
+            raise _unavailable() from error
     return await _connect_retrying(engine, settings)
+
+
+def _unavailable() -> DatabaseUnavailableError:
+    return DatabaseUnavailableError(
+        "the database is unavailable right now (it cannot be reached); try again shortly"
+    )
 
 
 async def _connect_retrying(engine: AsyncEngine, settings: Settings) -> AsyncConnection:
@@ -72,14 +110,25 @@ async def _connect_retrying(engine: AsyncEngine, settings: Settings) -> AsyncCon
             with attempt:
                 return await engine.connect()
     except sa_exc.TimeoutError as error:
-        raise DatabaseUnavailableError(
-            f"the server is busy: all {settings.pool_size + settings.pool_max_overflow} "
-            "database connections are in use; try again in a moment"
-        ) from error
+        raise server_busy(settings) from error
     except Exception as error:
         if is_connection_failure(error):
-            raise DatabaseUnavailableError(
-                "the database is unavailable right now; try again shortly"
-            ) from error
+            raise _unavailable() from error
         raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def database_revision(engine: AsyncEngine, *, timeout_s: float = 2.0) -> str | None:
+    """The migration revision the database reports, within ``timeout_s`` (for readiness
+    checks). A pooled connection found dead (the database restarted since it was opened)
+    is replaced once; any other failure propagates."""
+    async with asyncio.timeout(timeout_s):
+        for attempt in range(2):
+            try:
+                async with engine.connect() as connection:
+                    await connection.execute(text("SET LOCAL ROLE zava_reader"))
+                    return await migrations.current_revision(connection)
+            except sa_exc.DBAPIError as error:
+                if attempt or not error.connection_invalidated:
+                    raise
     raise AssertionError("unreachable")  # pragma: no cover

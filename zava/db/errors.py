@@ -18,6 +18,8 @@ from zava.errors import (
     ZavaError,
 )
 
+_DATABASE_FAILURES = (sa_exc.SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError,
+                      OSError)
 _SCHEMA_HINT = "call get_multiple_table_schemas to see the tables and their columns"
 
 
@@ -42,7 +44,8 @@ def to_zava_error(error: BaseException) -> ZavaError:
         return error
     if is_connection_failure(error):
         return DatabaseUnavailableError(
-            "the database connection was lost; try again shortly"
+            "the query was interrupted: the database connection was lost while it ran. "
+            "It was not retried automatically (it may already have run); run it again shortly"
         )
     pg = _postgres_error(error)
     if pg is None:
@@ -87,6 +90,5 @@ def translate_errors() -> Iterator[None]:
         yield
     except ZavaError:
         raise
-    except (sa_exc.SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError,
-            OSError) as error:
+    except _DATABASE_FAILURES as error:
         raise to_zava_error(error) from error

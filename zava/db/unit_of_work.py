@@ -6,20 +6,29 @@ switches to a reader role (``zava_store_reader`` for a caller with one store, el
 pooled connection never carries a tenant into its next checkout) and the statement,
 lock and idle timeouts, then checks that the identity exists. On exit it rolls back.
 A write unit (admin commands only) runs as the admin login and commits on success.
+
+Read units go to a read replica when the factory has usable ones (see ``replicas``),
+else to the primary; write units always use the primary. Entering is the only part
+that is ever retried (on another connection, replica or the primary): it has no effects.
+A statement that reached the server is never retried, and leaving a unit (rollback,
+return to the pool) completes even when the caller's task is cancelled.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from zava.config import Settings
-from zava.db.connect import connect
-from zava.db.errors import translate_errors
-from zava.errors import AuthorizationError, DatabaseUnavailableError, ZavaError
+from zava.db.connect import connect, is_connection_failure
+from zava.db.errors import to_zava_error, translate_errors
+from zava.db.replicas import ReplicaRouter
+from zava.errors import AuthorizationError, DatabaseUnavailableError, ServerBusyError, ZavaError
 from zava.repositories.customers import CustomerRepository
 from zava.repositories.inventory import InventoryRepository
 from zava.repositories.products import ProductRepository
@@ -52,6 +61,28 @@ async def _driver(connection: AsyncConnection) -> Any:
     return (await connection.get_raw_connection()).driver_connection
 
 
+_releasing: set[asyncio.Task[None]] = set()
+
+
+async def _to_completion(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` to its end even if the calling task is cancelled (a cancelled MCP call
+    is cancelled again at every await): the rollback and the return of the connection to
+    the pool must not be skipped, or the connection leaks."""
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        _releasing.add(task)
+        task.add_done_callback(_releasing.discard)
+        raise
+
+
+async def _discard(connection: AsyncConnection) -> None:
+    """Drop ``connection`` from the pool (its session state is unknown) and close it."""
+    await connection.invalidate()
+    await connection.close()
+
+
 class UnitOfWork:
     """``async with UnitOfWork(engine, settings, caller) as uow: await uow.sales....``"""
 
@@ -69,11 +100,13 @@ class UnitOfWork:
         caller: uuid.UUID | None,
         *,
         write: bool = False,
+        replicas: ReplicaRouter | None = None,
     ) -> None:
         self._engine = engine
         self._settings = settings
         self._caller = caller
         self._write = write
+        self._replicas = None if write else replicas
         self._connection: AsyncConnection | None = None
         self._session: AsyncSession | None = None
 
@@ -107,10 +140,27 @@ class UnitOfWork:
         return self
 
     async def _open(self) -> AsyncConnection:
-        """A connection inside the unit's transaction; a pooled connection found dead is
-        dropped and replaced (nothing has run on it yet, so retrying is safe)."""
-        for attempt in range(2):
-            connection = await connect(self._engine, self._settings)
+        """A connection inside the unit's transaction: on a usable replica (read units),
+        else on the primary. A replica that cannot be reached is marked unhealthy and the
+        next one (finally the primary) is tried: nothing has run yet."""
+        if self._replicas is not None:
+            for replica in self._replicas.candidates():
+                try:
+                    return await self._open_on(replica.engine, retry=False)
+                except ServerBusyError:  # healthy but saturated: use the next one
+                    continue
+                except DatabaseUnavailableError as error:
+                    self._replicas.mark_unhealthy(replica, error.code)
+        return await self._open_on(self._engine, retry=True)
+
+    async def _open_on(self, engine: AsyncEngine, *, retry: bool) -> AsyncConnection:
+        """A connection of ``engine`` inside the unit's transaction. Pooled connections
+        found dead (the server restarted since they were opened) are dropped and replaced,
+        as many as the pool can hold: the enter script has no effects, so re-running it on
+        another connection is safe."""
+        attempts = self._settings.pool_size + self._settings.pool_max_overflow + 1
+        for attempt in range(attempts):
+            connection = await connect(engine, self._settings, retry=retry)
             try:
                 # The unit sends its own BEGIN (with the caller's settings, one round trip),
                 # so SQLAlchemy must not open a transaction of its own.
@@ -119,14 +169,11 @@ class UnitOfWork:
                 return connection
             except ZavaError as error:  # refused or failed cleanly, already rolled back
                 broken = isinstance(error, DatabaseUnavailableError)
-                if broken:
-                    await connection.invalidate()
-                await connection.close()
-                if not broken or attempt:
+                await _to_completion(_discard(connection) if broken else connection.close())
+                if not broken or attempt == attempts - 1:
                     raise
             except BaseException:  # interrupted half-way: the session state is unknown
-                await connection.invalidate()
-                await connection.close()
+                await _to_completion(_discard(connection))
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -174,12 +221,22 @@ class UnitOfWork:
         session, self._session = self._session, None
         if connection is None:
             return
+        await _to_completion(self._close(connection, session, commit=self._write and exc is None))
+        if exc is not None and not isinstance(exc, ZavaError) and is_connection_failure(exc):
+            # The connection died under a statement: say so (it is never retried here).
+            raise to_zava_error(exc) from exc
+
+    @staticmethod
+    async def _close(connection: AsyncConnection, session: AsyncSession | None, *,
+                     commit: bool) -> None:
+        """End the transaction and return the connection to the pool."""
         try:
             if session is not None:
                 await session.close()
             driver = await _driver(connection)
-            if driver.is_in_transaction():
-                commit = self._write and exc is None
+            if driver.is_closed():
+                await connection.invalidate()
+            elif driver.is_in_transaction():
                 await driver.execute("COMMIT" if commit else "ROLLBACK")
         except BaseException:
             # A connection we cannot roll back must never be reused: drop it from the pool.
@@ -190,12 +247,15 @@ class UnitOfWork:
 
 
 class UnitOfWorkFactory:
-    """Makes units of work on one engine: what services and tools are given."""
+    """Makes units of work on the primary's engine (and read replicas, when given): what
+    services and tools are given."""
 
-    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+    def __init__(self, engine: AsyncEngine, settings: Settings,
+                 replicas: ReplicaRouter | None = None) -> None:
         self.engine = engine
         self.settings = settings
+        self.replicas = replicas
 
     def __call__(self, caller: uuid.UUID | None) -> UnitOfWork:
         """A read unit acting for ``caller``."""
-        return UnitOfWork(self.engine, self.settings, caller)
+        return UnitOfWork(self.engine, self.settings, caller, replicas=self.replicas)

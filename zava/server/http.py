@@ -13,11 +13,11 @@ import uvicorn
 from loguru import logger
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
-from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from zava.db import migrations
+from zava.db.connect import database_revision
 from zava.errors import ConfigurationError
 from zava.observability.metrics import CONTENT_TYPE
 from zava.security.identity import TokenStore
@@ -82,18 +82,19 @@ async def serve_http(
 
     @server.custom_route("/ready", methods=["GET"])  # type: ignore[untyped-decorator]
     async def ready(_: Request) -> JSONResponse:
+        replicas = {"replicas": runtime.replicas.status()} if runtime.replicas else {}
         try:
-            async with runtime.engine.connect() as connection:
-                await connection.execute(text("SET LOCAL ROLE zava_reader"))
-                current = await migrations.current_revision(connection)
-        except Exception as exc:
-            return JSONResponse({"status": "unavailable", "database": type(exc).__name__},
+            current = await database_revision(runtime.engine)
+        except Exception as exc:  # readiness reports, it does not fail
+            return JSONResponse({"status": "unavailable",
+                                 "database": f"unavailable ({type(exc).__name__}): the "
+                                             "database cannot be reached", **replicas},
                                 status_code=503)
         head = migrations.head_revision()
         if current != head:
             return JSONResponse({"status": "unavailable", "migrations": current, "head": head},
                                 status_code=503)
-        return JSONResponse({"status": "ready", "migrations": current})
+        return JSONResponse({"status": "ready", "migrations": current, **replicas})
 
     @server.custom_route("/metrics", methods=["GET"])  # type: ignore[untyped-decorator]
     async def metrics(_: Request) -> Response:

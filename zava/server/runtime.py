@@ -23,6 +23,7 @@ from zava.db import migrations
 from zava.db.embedded import stop_cluster
 from zava.db.engine import create_engine
 from zava.db.login_role import inspect_login_role
+from zava.db.replicas import ReplicaRouter
 from zava.db.target import DatabaseTarget, open_target
 from zava.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from zava.embeddings.base import CachedEmbedder
@@ -46,6 +47,7 @@ class Runtime:
     metrics: Metrics
     cache: ResultCache
     started: float = field(default_factory=time.monotonic)
+    replicas: ReplicaRouter | None = None
 
     def unit(self, caller: object) -> UnitOfWork:
         """A read unit of work for ``caller`` (a manager id)."""
@@ -91,17 +93,24 @@ async def _check_database(engine: AsyncEngine, allow_privileged_login: bool) -> 
 async def open_runtime(
     settings: Settings, *, allow_privileged_login: bool = False
 ) -> AsyncIterator[Runtime]:
-    """Start everything the server needs; close the pool (and embedded handle) on exit."""
+    """Start everything the server needs; close the pool (and embedded handle) on exit.
+
+    The database must be reachable at start; afterwards outages are survived (calls fail
+    with database_unavailable and succeed again once it returns, without a restart).
+    Read replicas (``read_replica_urls``) are checked in the background while it runs.
+    """
     target = await open_target(settings)
     engine = create_engine(target.app_url, settings)
     cache = ResultCache(create_backend(settings), settings.cache_prefix)
     embedder = create_embedder(settings, cache.backend if settings.redis_url else None)
     try:
         guard = await _check_database(engine, allow_privileged_login)
-        yield Runtime(settings=settings, target=target, engine=engine,
-                      units=UnitOfWorkFactory(engine, settings), guard=guard,
-                      embedder=embedder, metrics=Metrics(engine, embedder, cache),
-                      cache=cache)
+        async with ReplicaRouter.from_settings(engine, settings).monitoring() as router:
+            replicas = router if router.replicas else None
+            yield Runtime(settings=settings, target=target, engine=engine,
+                          units=UnitOfWorkFactory(engine, settings, replicas), guard=guard,
+                          embedder=embedder, metrics=Metrics(engine, embedder, cache), cache=cache,
+                          replicas=replicas)
     finally:
         await embedder.aclose()
         await cache.aclose()
