@@ -8,9 +8,9 @@ from typing import Annotated
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
-from sqlalchemy import text
 
 from zava.db import migrations
+from zava.db.connect import database_revision
 from zava.server.calls import runtime_of, tool_call
 from zava.server.rendering import fence, table
 from zava.server.sql_tools import READ_ONLY
@@ -50,9 +50,7 @@ def register(server: MCPServer) -> None:
         runtime = runtime_of(ctx)
         database, level = "ok", "unknown"
         try:
-            async with runtime.engine.connect() as connection:
-                await connection.execute(text("SET LOCAL ROLE zava_reader"))
-                current = await migrations.current_revision(connection)
+            current = await database_revision(runtime.engine)
             head = migrations.head_revision()
             level = "at head" if current == head else f"at {current}, head is {head}"
         except Exception as exc:  # health reports, it does not fail
