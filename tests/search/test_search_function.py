@@ -76,9 +76,9 @@ async def test_bad_arguments_are_named(seeded_app_engine: AsyncEngine, settings:
 async def test_only_the_readers_may_execute_it(seeded_admin_engine: AsyncEngine) -> None:
     async with seeded_admin_engine.connect() as connection:
         granted = (await connection.execute(text(
-            "SELECT r.rolname FROM pg_roles r WHERE has_function_privilege(r.oid, "
-            "'retail.search_products_by_description(vector, double precision, integer)', "
-            "'EXECUTE') AND NOT r.rolsuper AND r.rolname LIKE 'zava%' ORDER BY 1"))).scalars()
+            "SELECT a.grantee::regrole::text FROM pg_proc p, aclexplode(p.proacl) a "
+            "WHERE p.proname = 'search_products_by_description' AND a.privilege_type = "
+            "'EXECUTE' ORDER BY 1"))).scalars()
         public = (await connection.execute(text(
             "SELECT count(*) FROM pg_proc p, aclexplode(p.proacl) a "
             "WHERE p.proname = 'search_products_by_description' AND a.grantee = 0"))).scalar()
