@@ -160,6 +160,7 @@ async def test_metrics_move_with_the_calls(http_server: str) -> None:
     assert metric(after, "zava_cache_misses_total", cache="query_embeddings") == 1
     assert metric(after, "zava_embedding_calls_total", model="all-MiniLM-L6-v2") == 1
     assert metric(after, "zava_pool_size") >= 1 and metric(after, "zava_pool_checked_out") == 0
+    assert "zava_pool_waiting 0.0" in after
 
     printed = subprocess.run([sys.executable, "-m", "zava", "stats", "--url", http_server],
                              capture_output=True, text=True, timeout=60, check=True).stdout
@@ -167,6 +168,7 @@ async def test_metrics_move_with_the_calls(http_server: str) -> None:
     assert line.split()[1:3] == ["3", "1"] and "query_rejected 1" in line
     assert "cache query_embeddings: 1 hits, 1 misses (50% hit rate)" in printed
     assert "embedding provider calls: 1" in printed
+    assert "0 waiting" in printed
 
 
 def test_ready_and_health(http_server: str) -> None:

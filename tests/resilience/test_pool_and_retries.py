@@ -20,7 +20,7 @@ from tests.resilience.conftest import (
 from zava.config import Settings
 from zava.db.embedded import EmbeddedCluster
 from zava.db.engine import create_engine
-from zava.db.unit_of_work import UnitOfWork
+from zava.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from zava.errors import DatabaseUnavailableError, ServerBusyError
 from zava.security.query_executor import execute_guarded
 from zava.security.sql_guard import GuardedQuery
@@ -151,3 +151,29 @@ async def test_a_cancelled_call_cancels_its_query_and_returns_the_connection(
     assert len(backends) <= 1  # returned to the pool (idle) or discarded, not leaked
     assert set(backends) == set(await app_backends(own_cluster, state="idle"))
     assert await _count_orders(engine, own_settings) > 0
+
+
+async def test_the_waiting_gauge_counts_units_queued_for_a_connection(
+    own_cluster: EmbeddedCluster, own_settings: Settings
+) -> None:
+    settings = own_settings.model_copy(update={"pool_size": 1, "pool_max_overflow": 0,
+                                               "pool_timeout_s": 30})
+    engine = create_engine(own_cluster.app_url, settings)
+    units = UnitOfWorkFactory(engine, settings)
+    try:
+        async with units(HEAD_OFFICE):
+            queued = asyncio.create_task(_enter_and_leave(units))
+            for _ in range(500):
+                if units.queue.waiting == 1:
+                    break
+                await asyncio.sleep(0.01)
+            assert units.queue.waiting == 1
+        await queued
+        assert units.queue.waiting == 0
+    finally:
+        await engine.dispose()
+
+
+async def _enter_and_leave(units: UnitOfWorkFactory) -> None:
+    async with units(HEAD_OFFICE):
+        pass

@@ -69,7 +69,7 @@ def summarise(exposition: str) -> str:
         lines.append(f"cache {cache}: {hits:g} hits, {misses:g} misses ({rate} hit rate)")
     lines.append(f"pool: {values.get('zava_pool_checked_out', 0):g} in use of "
                  f"{values.get('zava_pool_size', 0):g} (+{values.get('zava_pool_overflow', 0):g} "
-                 "overflow)")
+                 f"overflow), {values.get('zava_pool_waiting', 0):g} waiting")
     lines.append(f"embedding provider calls: {values.get('zava_embedding_calls_total', 0):g}; "
                  f"slow queries: {values.get('zava_slow_queries_total', 0):g}")
     return "\n".join(lines)

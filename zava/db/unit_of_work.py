@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
@@ -83,6 +84,13 @@ async def _discard(connection: AsyncConnection) -> None:
     await connection.close()
 
 
+@dataclass
+class CheckoutQueue:
+    """How many units are waiting for a connection right now (the pool-waiting gauge)."""
+
+    waiting: int = 0
+
+
 class UnitOfWork:
     """``async with UnitOfWork(engine, settings, caller) as uow: await uow.sales....``"""
 
@@ -101,8 +109,10 @@ class UnitOfWork:
         *,
         write: bool = False,
         replicas: ReplicaRouter | None = None,
+        queue: CheckoutQueue | None = None,
     ) -> None:
         self._engine = engine
+        self._queue = queue or CheckoutQueue()
         self._settings = settings
         self._caller = caller
         self._write = write
@@ -160,7 +170,11 @@ class UnitOfWork:
         another connection is safe."""
         attempts = self._settings.pool_size + self._settings.pool_max_overflow + 1
         for attempt in range(attempts):
-            connection = await connect(engine, self._settings, retry=retry)
+            self._queue.waiting += 1
+            try:
+                connection = await connect(engine, self._settings, retry=retry)
+            finally:
+                self._queue.waiting -= 1
             try:
                 # The unit sends its own BEGIN (with the caller's settings, one round trip),
                 # so SQLAlchemy must not open a transaction of its own.
@@ -255,7 +269,9 @@ class UnitOfWorkFactory:
         self.engine = engine
         self.settings = settings
         self.replicas = replicas
+        self.queue = CheckoutQueue()
 
     def __call__(self, caller: uuid.UUID | None) -> UnitOfWork:
         """A read unit acting for ``caller``."""
-        return UnitOfWork(self.engine, self.settings, caller, replicas=self.replicas)
+        return UnitOfWork(self.engine, self.settings, caller, replicas=self.replicas,
+                          queue=self.queue)

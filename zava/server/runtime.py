@@ -107,9 +107,10 @@ async def open_runtime(
         guard = await _check_database(engine, allow_privileged_login)
         async with ReplicaRouter.from_settings(engine, settings).monitoring() as router:
             replicas = router if router.replicas else None
-            yield Runtime(settings=settings, target=target, engine=engine,
-                          units=UnitOfWorkFactory(engine, settings, replicas), guard=guard,
-                          embedder=embedder, metrics=Metrics(engine, embedder, cache), cache=cache,
+            units = UnitOfWorkFactory(engine, settings, replicas)
+            yield Runtime(settings=settings, target=target, engine=engine, units=units,
+                          guard=guard, embedder=embedder,
+                          metrics=Metrics(units, embedder, cache), cache=cache,
                           replicas=replicas)
     finally:
         await embedder.aclose()
