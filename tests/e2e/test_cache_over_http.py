@@ -4,7 +4,6 @@ two servers share what is safe to share, and a Redis outage costs only the cachi
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -18,7 +17,8 @@ import redis
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.e2e.test_http import free_port
+from tests.e2e.conftest import free_port
+from tests.e2e.conftest import http_server as serve_http
 from tests.e2e.test_observability import metric
 from zava.security.identity import hash_token
 from zava.seeding import company
@@ -31,29 +31,11 @@ STORES = "SELECT name FROM retail.stores ORDER BY name"
 
 @contextmanager
 def http_server(env: dict[str, str], log: Path, log_level: str = "INFO") -> Iterator[str]:
-    """`zava serve --transport http` on a free loopback port, stderr to ``log`` (tokens
-    for Seattle and Bellevue unless ``env`` sets ZAVA_TOKENS)."""
-    port = free_port()
-    env = {"ZAVA_TOKENS": ",".join(f"{m} {hash_token(t)}" for m, t in TOKENS.items()),
-           **env, "ZAVA_LOG_LEVEL": log_level}
-    with log.open("w") as errlog:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "zava", "serve", "--transport", "http", "--port", str(port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=errlog)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx2.get(base + "/health", timeout=1).status_code == 200:
-                break
-        except httpx2.HTTPError:
-            time.sleep(0.2)
-    assert process.poll() is None, log.read_text()
-    try:
+    """The e2e HTTP server, with tokens for Seattle and Bellevue unless ``env`` sets
+    ZAVA_TOKENS."""
+    tokens = ",".join(f"{m} {hash_token(t)}" for m, t in TOKENS.items())
+    with serve_http({"ZAVA_TOKENS": tokens, **env}, log, log_level) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 async def call(base: str, manager: uuid.UUID, tool: str, **arguments: Any) -> Any:

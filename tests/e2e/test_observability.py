@@ -19,8 +19,8 @@ from mcp import ClientSession, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import stdio_server
-from tests.e2e.test_http import free_port
+from tests.e2e.conftest import free_port, stdio_server
+from tests.e2e.conftest import http_server as serve_http
 from zava.observability.logging import configure_logging
 from zava.security.identity import hash_token
 from zava.seeding import company
@@ -102,25 +102,9 @@ def test_standard_library_logging_goes_through_loguru() -> None:
 @pytest.fixture(scope="module")
 def http_server(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory,
                 ) -> Iterator[str]:
-    port = free_port()
     env = dict(server_env, ZAVA_TOKENS=f"{company.EASTSIDE_REGIONAL_ID} {hash_token(TOKEN)}")
-    log = tmp_path_factory.mktemp("http") / "stderr.log"
-    with log.open("w") as errlog:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "zava", "serve", "--transport", "http", "--port", str(port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=errlog)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx2.get(base + "/health", timeout=1).status_code == 200:
-                break
-        except httpx2.HTTPError:
-            time.sleep(0.2)
-    assert process.poll() is None, log.read_text()
-    yield base
-    process.terminate()
-    process.wait(timeout=15)
+    with serve_http(env, tmp_path_factory.mktemp("http") / "stderr.log") as base:
+        yield base
 
 
 def metric(text: str, name: str, **labels: str) -> float:
