@@ -28,12 +28,12 @@ demo: $(VENV)/.installed-app
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check zava tests benchmarks
-	$(BIN)/mypy zava
+	$(BIN)/mypy zava tests/unit
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check zava tests benchmarks
-	$(BIN)/mypy zava
+	$(BIN)/mypy zava tests/unit
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.seed_load --size workshop

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from zava.config import get_settings, normalise_database_url
-from zava.db.migration_context import compare_type, include_object
+from zava.provision.migration_context import compare_type, include_object
 from zava.db.models import Base
 from zava.errors import ConfigurationError
 

@@ -10,10 +10,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from zava.config import Settings
-from zava.db.target import DatabaseTarget, open_target
+from zava.provision.seed import has_retail_data
+from zava.provision.seed_loader import load_dataset
+from zava.provision.target import DatabaseTarget, open_target
 from zava.seeding.generator import DatasetGenerator
-from zava.seeding.loader import load_dataset
-from zava.seeding.service import has_retail_data
 from zava.seeding.sizes import DEFAULT_SEED, SIZES
 
 

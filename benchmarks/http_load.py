@@ -31,7 +31,7 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 from benchmarks.common import seeded_target
-from zava.db.embedded_replica import streaming_replica
+from tests.support.embedded_replica import streaming_replica
 from zava.security.identity import hash_token
 from zava.seeding import company
 

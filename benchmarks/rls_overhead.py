@@ -18,10 +18,11 @@ from pathlib import Path
 import asyncpg
 
 from benchmarks.common import median_ms, seeded_target
+from tests.support.driver import driver_of
 from zava.db.engine import create_engine
-from zava.db.unit_of_work import UnitOfWork
+from zava.provision.seed_loader import asyncpg_dsn
 from zava.seeding import company
-from zava.seeding.loader import asyncpg_dsn
+from zava.services.unit_of_work import SqlAlchemyUnitOfWork
 
 QUERIES = {
     "monthly revenue": (
@@ -69,8 +70,8 @@ async def main(size: str, repeats: int, data_dir: Path | None) -> None:
     worst = 0.0
     for scope, caller in SCOPES.items():
         ids = ",".join(f"'{s}'" for s in sorted(company.visible_stores(_manager(caller))))
-        async with UnitOfWork(engine, settings, caller) as uow:
-            rls = await uow.driver_connection()
+        async with SqlAlchemyUnitOfWork(engine, settings, caller) as uow:
+            rls = await driver_of(uow)
             async with admin.transaction(readonly=True):
                 for name, template in QUERIES.items():
                     through_rls = template.format(o="true", i="true")
@@ -85,8 +86,8 @@ async def main(size: str, repeats: int, data_dir: Path | None) -> None:
     print(f"worst ratio: {worst:.2f}x")
 
     async def through_unit() -> None:
-        async with UnitOfWork(engine, settings, company.SEATTLE_MANAGER_ID) as uow:
-            await (await uow.driver_connection()).fetchval("SELECT 1")
+        async with SqlAlchemyUnitOfWork(engine, settings, company.SEATTLE_MANAGER_ID) as uow:
+            await (await driver_of(uow)).fetchval("SELECT 1")
     async def bare() -> None:
         await reader.fetchval("SELECT 1")
     unit_ms = await median_ms(through_unit, repeats * 50)

@@ -31,11 +31,11 @@ from sqlalchemy import text
 from benchmarks.common import seeded_target
 from zava.config import Settings
 from zava.db.engine import create_engine
-from zava.db.unit_of_work import UnitOfWorkFactory
 from zava.embeddings.base import Embedder
 from zava.embeddings.factory import create_embedder
 from zava.seeding import company
 from zava.services.search import SearchMode, search_products
+from zava.services.unit_of_work import UnitOfWorkFactory
 
 QUERIES_FILE = Path(__file__).resolve().parents[1] / "seed" / "catalog" / "search_queries.jsonl"
 MODES: tuple[SearchMode, ...] = ("vector", "lexical", "hybrid")

@@ -20,10 +20,10 @@ from typing import TextIO
 import asyncpg
 
 from zava.config import Settings
-from zava.db.embedded import stop_cluster
-from zava.db.target import open_target
+from zava.provision.embedded import stop_cluster
+from zava.provision.seed_loader import DATA_TABLES, LoadSummary, asyncpg_dsn, load_dataset
+from zava.provision.target import open_target
 from zava.seeding.generator import DatasetGenerator, TableRows
-from zava.seeding.loader import DATA_TABLES, LoadSummary, asyncpg_dsn, load_dataset
 from zava.seeding.sizes import DEFAULT_SEED, SIZES
 
 

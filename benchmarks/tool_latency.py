@@ -21,8 +21,8 @@ import asyncpg
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from benchmarks.common import seeded_target
+from zava.provision.seed_loader import asyncpg_dsn
 from zava.seeding import company
-from zava.seeding.loader import asyncpg_dsn
 
 QUERIES = {
     "cheap": "SELECT count(*) FROM retail.stores",

@@ -27,9 +27,9 @@ import asyncpg
 import numpy as np
 from pgvector.asyncpg import register_vector
 
-from zava.db.bootstrap import ensure_database
-from zava.db.embedded import start_cluster, stop_cluster
-from zava.seeding.loader import asyncpg_dsn
+from zava.provision.bootstrap import ensure_database
+from zava.provision.embedded import start_cluster, stop_cluster
+from zava.provision.seed_loader import asyncpg_dsn
 
 DIMENSION = 384
 CENTRES = 10_000

@@ -17,11 +17,11 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from zava.config import Settings
-from zava.db import bootstrap, migrations
-from zava.db.embedded import EmbeddedCluster, start_cluster, stop_cluster
 from zava.db.engine import create_engine
 from zava.embeddings.base import CachedEmbedder
 from zava.embeddings.factory import create_embedder
+from zava.provision import bootstrap, migrations
+from zava.provision.embedded import EmbeddedCluster, start_cluster, stop_cluster
 
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
 TEMPLATE = "zava_template"
@@ -111,8 +111,8 @@ SEED_END_DATE = datetime.datetime.now(datetime.UTC).date()
 @pytest.fixture(scope="session")
 async def seeded_template(template: EmbeddedCluster) -> EmbeddedCluster:
     """A database with the tiny seed loaded, cloned by the seeded fixtures."""
+    from zava.provision.seed_loader import load_dataset
     from zava.seeding.generator import DatasetGenerator
-    from zava.seeding.loader import load_dataset
     from zava.seeding.sizes import DEFAULT_SEED, SIZES
 
     seeded = await clone_database(template, "zava_seeded_template")

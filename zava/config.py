@@ -67,7 +67,10 @@ class Settings(BaseSettings):
     rls_user: UUID | None = Field(default=None, description="The stdio caller's manager id.")
     token_file: Path | None = Field(default=None, description="Hashed bearer tokens (HTTP).")
     tokens: str | None = Field(default=None, description="Inline '<manager id> <sha256>' pairs.")
-    allow_privileged_login: bool = False
+    allow_privileged_login: bool = Field(
+        default=False,
+        description="Serve even if the login is superuser, BYPASSRLS, owner or writer "
+                    "(every query still runs as the reader role).")
 
     embedding_provider: Literal["local", "openai"] = "local"
     embedding_model: str = "all-MiniLM-L6-v2"

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 from pgvector.sqlalchemy import Vector
 
-from zava.db.migration_context import embedding_dim, embedding_model
+from zava.provision.migration_context import embedding_dim, embedding_model
 
 revision: str = "0003"
 down_revision: str | None = "0002"

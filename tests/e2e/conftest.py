@@ -17,7 +17,7 @@ import pytest
 from mcp import StdioServerParameters
 
 from zava.config import Settings
-from zava.db.embedded import EmbeddedCluster
+from zava.provision.embedded import EmbeddedCluster
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from tests.embeddings.fake_openai import fake_openai
 from zava.config import Settings
-from zava.db.embedded import EmbeddedCluster
+from zava.provision.embedded import EmbeddedCluster
 from zava.seeding import company
 
 

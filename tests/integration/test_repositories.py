@@ -11,8 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from zava.config import Settings
-from zava.db.unit_of_work import UnitOfWork
 from zava.seeding import company
+from zava.services.unit_of_work import SqlAlchemyUnitOfWork
 
 MANAGERS = company.managers()
 ALL_TIME = (dt.date(2000, 1, 1), dt.date(2100, 1, 1))
@@ -32,7 +32,7 @@ async def admin_rows(engine: AsyncEngine, sql: str, **params: object) -> list[tu
 @pytest.mark.parametrize("manager", MANAGERS, ids=lambda m: m.name)
 async def test_visible_stores(seeded_app_engine: AsyncEngine, settings: Settings,
                               manager: company.ManagerDef) -> None:
-    async with UnitOfWork(seeded_app_engine, settings, manager.manager_id) as uow:
+    async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, manager.manager_id) as uow:
         names = [s.name for s in await uow.stores.visible()]
     expected = sorted(s.name for s in company.stores()
                       if s.store_id in company.visible_stores(manager))
@@ -56,7 +56,7 @@ async def test_sales_by_store(seeded_app_engine: AsyncEngine, seeded_admin_engin
         JOIN retail.orders o USING (store_id, order_id) JOIN retail.stores s USING (store_id)
         WHERE o.store_id = ANY(:ids) AND o.order_date >= :start AND o.order_date < :end
           AND {COUNTED} GROUP BY s.name""", start=period[0], end=period[1], ids=ids(manager)))
-    async with UnitOfWork(seeded_app_engine, settings, manager.manager_id) as uow:
+    async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, manager.manager_id) as uow:
         figures = await uow.sales.by_store(*period)
     assert [(f.key, f.revenue, f.orders) for f in figures] == expected
     assert all(f.units == units.get(f.key, 0) for f in figures)
@@ -79,7 +79,7 @@ async def test_sales_by_category_and_top_products(
         JOIN retail.orders o USING (store_id, order_id) JOIN retail.products p USING (product_id)
         WHERE o.store_id = ANY(:ids) AND {COUNTED}
         GROUP BY p.sku ORDER BY 2 DESC, 1 LIMIT 5""", ids=ids(manager))
-    async with UnitOfWork(seeded_app_engine, settings, manager.manager_id) as uow:
+    async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, manager.manager_id) as uow:
         categories = await uow.sales.by_category(*ALL_TIME)
         products = await uow.sales.top_products(*ALL_TIME, limit=5)
     assert [(f.key, f.revenue) for f in categories] == by_category
@@ -93,7 +93,7 @@ async def test_monthly_sales(seeded_app_engine: AsyncEngine, seeded_admin_engine
         SELECT date_trunc('month', o.order_date)::date, sum(o.total_amount), count(*)
         FROM retail.orders o WHERE o.store_id = ANY(:ids) AND {COUNTED}
         GROUP BY 1 ORDER BY 1""", ids=ids(manager))
-    async with UnitOfWork(seeded_app_engine, settings, manager.manager_id) as uow:
+    async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, manager.manager_id) as uow:
         months = await uow.sales.monthly(*ALL_TIME)
         years = await uow.sales.order_years()
     assert [(m.month, m.revenue, m.orders) for m in months] == expected
@@ -108,7 +108,7 @@ async def test_low_stock(seeded_app_engine: AsyncEngine, seeded_admin_engine: As
         JOIN retail.stores s USING (store_id) JOIN retail.products p USING (product_id)
         WHERE v.store_id = ANY(:ids) AND v.stock_level < 10
         ORDER BY v.stock_level, s.name, p.sku""", ids=ids(manager))
-    async with UnitOfWork(seeded_app_engine, settings, manager.manager_id) as uow:
+    async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, manager.manager_id) as uow:
         levels = await uow.inventory.low_stock(below=10, limit=100_000)
     assert [(s.store, s.sku, s.stock_level) for s in levels] == expected
     assert expected, "the tiny seed has low stock in every scope"
@@ -130,7 +130,7 @@ async def test_customer_activity(seeded_app_engine: AsyncEngine,
         FROM active a JOIN firsts f USING (store_id, customer_id)
         JOIN retail.stores s USING (store_id) GROUP BY s.name ORDER BY s.name""",
         start=start, end=end, ids=ids(manager))
-    async with UnitOfWork(seeded_app_engine, settings, manager.manager_id) as uow:
+    async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, manager.manager_id) as uow:
         counts = await uow.customers.activity(start, end)
     assert [(c.store, c.customers, c.new_customers) for c in counts] == expected
     assert all(c.customers == c.new_customers + c.returning_customers for c in counts)
@@ -146,7 +146,7 @@ async def test_products_catalog_and_similarity(
         "SELECT embedding::text FROM retail.product_description_embeddings "
         "WHERE product_id = :id", id=product_id)
     embedding = [float(x) for x in str(vector).strip("[]").split(",")]
-    async with UnitOfWork(seeded_app_engine, settings, company.SEATTLE_MANAGER_ID) as uow:
+    async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, company.SEATTLE_MANAGER_ID) as uow:
         by_sku = await uow.products.by_sku(str(sku).lower())
         by_id = await uow.products.get(product_id)  # type: ignore[arg-type]
         categories = await uow.products.categories()

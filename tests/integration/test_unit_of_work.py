@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.support.driver import driver_of
 from zava.config import Settings
-from zava.db.embedded import EmbeddedCluster
 from zava.db.engine import create_engine
-from zava.db.unit_of_work import UnitOfWork
 from zava.errors import AuthorizationError, QueryTimeoutError
-from zava.security.query_executor import execute_guarded
+from zava.provision.embedded import EmbeddedCluster
 from zava.security.sql_guard import GuardedQuery
 from zava.seeding import company
+from zava.services.unit_of_work import SqlAlchemyUnitOfWork
 
 MANAGERS = company.managers()
 
@@ -36,17 +36,17 @@ async def test_unknown_caller_is_refused_before_any_read(
 ) -> None:
     for caller in (uuid.UUID(int=0), uuid.UUID("c0ffee00-0000-4000-8000-0000000000ff")):
         with pytest.raises(AuthorizationError, match="unknown caller"):
-            async with UnitOfWork(seeded_app_engine, settings, caller):
+            async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, caller):
                 pytest.fail("entered a unit of work for an unknown caller")
     with pytest.raises(AuthorizationError, match="no caller identity"):
-        async with UnitOfWork(seeded_app_engine, settings, None):
+        async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, None):
             pytest.fail("entered a unit of work without a caller")
 
 
 async def test_unit_applies_role_identity_timeouts_and_read_only(
     seeded_app_engine: AsyncEngine, settings: Settings
 ) -> None:
-    async with UnitOfWork(seeded_app_engine, settings, company.SEATTLE_MANAGER_ID) as uow:
+    async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, company.SEATTLE_MANAGER_ID) as uow:
         row = (await uow.connection.execute(text(
             "SELECT current_user, current_setting('app.current_rls_user_id'), "
             "current_setting('transaction_read_only'), "
@@ -69,7 +69,7 @@ async def test_unit_applies_role_identity_timeouts_and_read_only(
 async def test_reader_role_follows_the_number_of_stores(
     seeded_app_engine: AsyncEngine, settings: Settings, caller: uuid.UUID, role: str
 ) -> None:
-    async with UnitOfWork(seeded_app_engine, settings, caller) as uow:
+    async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, caller) as uow:
         assert await uow.connection.scalar(text("SELECT current_user")) == role
 
 
@@ -79,7 +79,7 @@ async def test_nothing_survives_on_the_pooled_connection(
     engine = create_engine(seeded_database.app_url,
                            settings.model_copy(update={"pool_size": 1, "pool_max_overflow": 0}))
     try:
-        async with UnitOfWork(engine, settings, company.HEAD_OFFICE_ID) as uow:
+        async with SqlAlchemyUnitOfWork(engine, settings, company.HEAD_OFFICE_ID) as uow:
             pid = await uow.connection.scalar(text("SELECT pg_backend_pid()"))
         async with engine.connect() as connection:
             row = (await connection.execute(text(
@@ -96,8 +96,8 @@ async def test_writes_fail_inside_a_read_unit(
     seeded_app_engine: AsyncEngine, settings: Settings
 ) -> None:
     with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
-        async with UnitOfWork(seeded_app_engine, settings, company.HEAD_OFFICE_ID) as uow:
-            await (await uow.driver_connection()).execute("DELETE FROM retail.orders")
+        async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, company.HEAD_OFFICE_ID) as uow:
+            await (await driver_of(uow)).execute("DELETE FROM retail.orders")
 
 
 async def test_statement_timeout_is_a_query_timeout_error(
@@ -107,15 +107,15 @@ async def test_statement_timeout_is_a_query_timeout_error(
     slow = GuardedQuery(sql="SELECT pg_sleep(5)", is_explain=False, tables=frozenset(),
                         fingerprint="test")  # built by hand: the guard would refuse pg_sleep
     with pytest.raises(QueryTimeoutError, match="time limit"):
-        async with UnitOfWork(seeded_app_engine, quick, company.HEAD_OFFICE_ID) as uow:
-            await execute_guarded(uow, slow, max_rows=10, max_bytes=10_000)
+        async with SqlAlchemyUnitOfWork(seeded_app_engine, quick, company.HEAD_OFFICE_ID) as uow:
+            await uow.queries.run(slow, max_rows=10, max_bytes=10_000)
 
 
 async def test_superuser_login_is_still_filtered_by_the_role_switch(
     seeded_admin_engine: AsyncEngine, settings: Settings
 ) -> None:
     seattle = company.store_named("Seattle").store_id
-    async with UnitOfWork(seeded_admin_engine, settings, company.SEATTLE_MANAGER_ID) as uow:
+    async with SqlAlchemyUnitOfWork(seeded_admin_engine, settings, company.SEATTLE_MANAGER_ID) as uow:
         stores = {r[0] for r in await uow.connection.execute(
             text("SELECT DISTINCT store_id FROM retail.orders"))}
     assert stores == {seattle}
@@ -133,7 +133,7 @@ async def test_pool_of_two_never_carries_a_tenant_over(
     random.Random(7).shuffle(callers)
 
     async def one(caller: uuid.UUID) -> tuple[uuid.UUID, set[uuid.UUID]]:
-        async with UnitOfWork(engine, small, caller) as uow:
+        async with SqlAlchemyUnitOfWork(engine, small, caller) as uow:
             await asyncio.sleep(0)  # interleave with the other units
             rows = await uow.connection.execute(
                 text("SELECT DISTINCT store_id FROM retail.orders"))

@@ -11,10 +11,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import clone_database
-from zava.db import migrations
-from zava.db.embedded import EmbeddedCluster, pg_bin
-from zava.db.migration_context import compare_type, include_object
 from zava.db.models import Base
+from zava.provision import migrations
+from zava.provision.embedded import EmbeddedCluster, pg_bin
+from zava.provision.migration_context import compare_type, include_object
 
 
 async def empty_database(template: EmbeddedCluster, name: str) -> EmbeddedCluster:

@@ -13,12 +13,12 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from tests.support.embedded_replica import stop_postgres
 from zava.config import Settings
-from zava.db import bootstrap, migrations
-from zava.db.embedded import APP_ROLE, EmbeddedCluster, start_cluster, stop_cluster
-from zava.db.embedded_replica import stop_postgres
+from zava.provision import bootstrap, migrations
+from zava.provision.embedded import APP_ROLE, EmbeddedCluster, start_cluster, stop_cluster
+from zava.provision.seed_loader import load_dataset
 from zava.seeding.generator import DatasetGenerator
-from zava.seeding.loader import load_dataset
 from zava.seeding.sizes import DEFAULT_SEED, SIZES
 
 HEAVY_QUERY = "SELECT count(*) FROM retail.orders a, retail.orders b, retail.orders c"

@@ -23,8 +23,8 @@ from tests.resilience.conftest import (
     heavy_query_running,
     wait_for_heavy_query,
 )
-from zava.db.embedded import EmbeddedCluster
-from zava.db.embedded_replica import start_postgres, stop_postgres
+from tests.support.embedded_replica import start_postgres, stop_postgres
+from zava.provision.embedded import EmbeddedCluster
 from zava.security.identity import hash_token
 from zava.seeding import company
 

@@ -17,14 +17,14 @@ from tests.resilience.conftest import (
     heavy_query_running,
     wait_for_heavy_query,
 )
+from tests.support.driver import driver_of
 from zava.config import Settings
-from zava.db.embedded import EmbeddedCluster
 from zava.db.engine import create_engine
-from zava.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from zava.errors import DatabaseUnavailableError, ServerBusyError
-from zava.security.query_executor import execute_guarded
+from zava.provision.embedded import EmbeddedCluster
 from zava.security.sql_guard import GuardedQuery
 from zava.seeding import company
+from zava.services.unit_of_work import SqlAlchemyUnitOfWork, UnitOfWorkFactory
 
 HEAD_OFFICE = company.HEAD_OFFICE_ID
 HEAVY = GuardedQuery(sql=HEAVY_QUERY, is_explain=False, tables=frozenset({"orders"}),
@@ -41,9 +41,8 @@ async def engine(own_cluster: EmbeddedCluster, own_settings: Settings
 
 
 async def _count_orders(engine: AsyncEngine, settings: Settings) -> int:
-    async with UnitOfWork(engine, settings, HEAD_OFFICE) as uow:
-        result = await execute_guarded(
-            uow, GuardedQuery(sql="SELECT count(*) FROM retail.orders", is_explain=False,
+    async with SqlAlchemyUnitOfWork(engine, settings, HEAD_OFFICE) as uow:
+        result = await uow.queries.run(GuardedQuery(sql="SELECT count(*) FROM retail.orders", is_explain=False,
                               tables=frozenset({"orders"}), fingerprint="count"),
             max_rows=10, max_bytes=10_000)
     count = result.rows[0][0]
@@ -52,8 +51,8 @@ async def _count_orders(engine: AsyncEngine, settings: Settings) -> int:
 
 
 async def _run_heavy(engine: AsyncEngine, settings: Settings) -> None:
-    async with UnitOfWork(engine, settings, HEAD_OFFICE) as uow:
-        await execute_guarded(uow, HEAVY, max_rows=10, max_bytes=10_000)
+    async with SqlAlchemyUnitOfWork(engine, settings, HEAD_OFFICE) as uow:
+        await uow.queries.run(HEAVY, max_rows=10, max_bytes=10_000)
 
 
 async def test_an_exhausted_pool_is_server_busy_not_database_unavailable(
@@ -63,7 +62,7 @@ async def test_an_exhausted_pool_is_server_busy_not_database_unavailable(
                                                "pool_timeout_s": 0.2})
     engine = create_engine(own_cluster.app_url, settings)
     try:
-        async with UnitOfWork(engine, settings, HEAD_OFFICE):
+        async with SqlAlchemyUnitOfWork(engine, settings, HEAD_OFFICE):
             with pytest.raises(ServerBusyError) as busy:
                 await _count_orders(engine, settings)
         assert busy.value.code == "server_busy"
@@ -98,8 +97,8 @@ async def test_a_backend_killed_between_repository_calls_is_a_clear_error(
     own_cluster: EmbeddedCluster, own_settings: Settings, engine: AsyncEngine
 ) -> None:
     with pytest.raises(DatabaseUnavailableError, match="interrupted"):
-        async with UnitOfWork(engine, own_settings, HEAD_OFFICE) as uow:
-            driver = await uow.driver_connection()
+        async with SqlAlchemyUnitOfWork(engine, own_settings, HEAD_OFFICE) as uow:
+            driver = await driver_of(uow)
             pid = await driver.fetchval("SELECT pg_backend_pid()")
             admin = await admin_connection(own_cluster)
             try:
@@ -114,8 +113,8 @@ async def test_a_backend_killed_between_repository_calls_is_a_clear_error(
 async def test_pooled_connections_killed_while_idle_are_replaced_without_an_error(
     own_cluster: EmbeddedCluster, own_settings: Settings, engine: AsyncEngine
 ) -> None:
-    async with UnitOfWork(engine, own_settings, HEAD_OFFICE), \
-            UnitOfWork(engine, own_settings, HEAD_OFFICE):
+    async with SqlAlchemyUnitOfWork(engine, own_settings, HEAD_OFFICE), \
+            SqlAlchemyUnitOfWork(engine, own_settings, HEAD_OFFICE):
         pass  # the pool now holds two idle connections
     idle = await app_backends(own_cluster)
     assert len(idle) == 2

@@ -12,16 +12,16 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.resilience.conftest import admin_connection
+from tests.support.driver import driver_of
+from tests.support.embedded_replica import EmbeddedReplica, streaming_replica
 from zava.config import Settings
-from zava.db.embedded import EmbeddedCluster
-from zava.db.embedded_replica import EmbeddedReplica, streaming_replica
 from zava.db.engine import create_engine
 from zava.db.replicas import ReplicaRouter
-from zava.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from zava.security.query_executor import execute_guarded
+from zava.provision.embedded import EmbeddedCluster
 from zava.security.sql_guard import GuardedQuery
 from zava.seeding import company
 from zava.server.runtime import open_runtime
+from zava.services.unit_of_work import SqlAlchemyUnitOfWork, UnitOfWorkFactory
 
 HEAD_OFFICE = company.HEAD_OFFICE_ID
 STOCK = GuardedQuery(sql="SELECT sum(stock_level) AS units FROM retail.inventory",
@@ -64,13 +64,13 @@ async def router(own_settings: Settings, replicas: list[EmbeddedReplica], primar
 async def _where(units: UnitOfWorkFactory) -> tuple[AsyncEngine, bool]:
     """The engine a read unit used, and whether that server is in recovery (a replica)."""
     async with units(HEAD_OFFICE) as uow:
-        in_recovery = await (await uow.driver_connection()).fetchval("SELECT pg_is_in_recovery()")
+        in_recovery = await (await driver_of(uow)).fetchval("SELECT pg_is_in_recovery()")
         return uow.connection.engine, bool(in_recovery)
 
 
 async def _stock(uow_factory: UnitOfWorkFactory) -> object:
     async with uow_factory(HEAD_OFFICE) as uow:
-        return (await execute_guarded(uow, STOCK, max_rows=1, max_bytes=1000)).rows
+        return (await uow.queries.run(STOCK, max_rows=1, max_bytes=1000)).rows
 
 
 async def test_reads_go_to_the_replicas_in_turn_and_writes_to_the_primary(
@@ -83,8 +83,8 @@ async def test_reads_go_to_the_replicas_in_turn_and_writes_to_the_primary(
     replica_engines = [r.engine for r in router.replicas]
     assert set(engines) == set(replica_engines)  # both used
     assert engines[0] is not engines[1] and engines[0] is engines[2]  # round robin
-    async with UnitOfWork(primary, own_settings, None, write=True, replicas=router) as write:
-        assert not await (await write.driver_connection()).fetchval("SELECT pg_is_in_recovery()")
+    async with SqlAlchemyUnitOfWork(primary, own_settings, None, write=True, replicas=router) as write:
+        assert not await (await driver_of(write)).fetchval("SELECT pg_is_in_recovery()")
 
 
 async def test_a_write_on_the_primary_is_read_from_the_replica_after_catch_up(
@@ -180,5 +180,5 @@ async def test_the_runtime_routes_read_units_to_the_replicas(
         assert runtime.replicas is not None
         assert [s["status"] for s in runtime.replicas.status()] == ["ok", "ok"]
         async with runtime.unit(HEAD_OFFICE) as uow:
-            driver = await uow.driver_connection()
+            driver = await driver_of(uow)
             assert await driver.fetchval("SELECT pg_is_in_recovery()")

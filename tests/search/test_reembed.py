@@ -19,14 +19,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from zava.config import Settings
-from zava.db.embedded import EmbeddedCluster
-from zava.db.unit_of_work import UnitOfWork
 from zava.embeddings.base import CachedEmbedder
 from zava.errors import ConfigurationError
+from zava.provision import reembed as reembed_module
+from zava.provision.embedded import EmbeddedCluster
+from zava.provision.reembed import reembed_catalog
 from zava.seeding import company
-from zava.seeding import reembed as reembed_module
-from zava.seeding.reembed import reembed_catalog
 from zava.services.search import search_products
+from zava.services.unit_of_work import SqlAlchemyUnitOfWork
 
 
 class HashedWords:
@@ -97,7 +97,7 @@ async def test_another_model_replaces_everything_at_once(
 async def test_the_server_refuses_the_other_space(
         seeded_app_engine: AsyncEngine, seeded_database: EmbeddedCluster, settings: Settings,
         embedder: CachedEmbedder) -> None:
-    async with UnitOfWork(seeded_app_engine, settings, company.HEAD_OFFICE_ID) as uow:
+    async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, company.HEAD_OFFICE_ID) as uow:
         with pytest.raises(ConfigurationError) as refused:
             await search_products(uow, embedder, query="cordless drill", max_rows=5,
                                   similarity_threshold_percent=0)
@@ -133,7 +133,7 @@ async def test_the_command_restores_the_configured_model(
     assert "re-embedded 428 products with all-MiniLM-L6-v2 (384 dims; was hashed-words-64 " \
            "(64 dims))" in done.stderr
     assert (await state(seeded_admin_engine))["column"] == "vector(384)"
-    async with UnitOfWork(seeded_app_engine, settings, company.HEAD_OFFICE_ID) as uow:
+    async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, company.HEAD_OFFICE_ID) as uow:
         found = await search_products(uow, embedder, query="cordless drill", max_rows=5,
                                       similarity_threshold_percent=0, mode="vector")
     assert found.products[0].sku.startswith("PT-DRL")

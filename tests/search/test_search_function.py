@@ -10,9 +10,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from zava.config import Settings
-from zava.db.unit_of_work import UnitOfWork
 from zava.embeddings.base import CachedEmbedder
 from zava.seeding import company
+from zava.services.unit_of_work import SqlAlchemyUnitOfWork
 
 QUESTIONS = ["cordless drill", "keep the pipes under the house from freezing",
              "something to keep rain off the patio furniture", "dehumidifer"]
@@ -29,7 +29,7 @@ async def test_the_function_and_the_repository_agree(
         seeded_app_engine: AsyncEngine, settings: Settings, embedder: CachedEmbedder,
         caller: object, question: str) -> None:
     (vector,) = await embedder.embed([question])
-    async with UnitOfWork(seeded_app_engine, settings, caller) as uow:  # type: ignore[arg-type]
+    async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, caller) as uow:  # type: ignore[arg-type]
         role = (await uow.connection.execute(text("SELECT current_user"))).scalar_one()
         rows = (await uow.connection.execute(
             SEARCH, {"embedding": vector, "threshold": 0.3, "limit": 10})).all()
@@ -46,7 +46,7 @@ async def test_the_function_and_the_repository_agree(
 
 async def test_the_defaults_are_the_labs(seeded_app_engine: AsyncEngine,
                                          settings: Settings) -> None:
-    async with UnitOfWork(seeded_app_engine, settings, company.HEAD_OFFICE_ID) as uow:
+    async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, company.HEAD_OFFICE_ID) as uow:
         rows = (await uow.connection.execute(text(
             "SELECT f.product_name, f.similarity_score FROM retail.products p "
             "JOIN retail.product_description_embeddings e USING (product_id), "
@@ -67,7 +67,7 @@ async def test_the_defaults_are_the_labs(seeded_app_engine: AsyncEngine,
 async def test_bad_arguments_are_named(seeded_app_engine: AsyncEngine, settings: Settings,
                                        threshold: float, limit: int, dimensions: int,
                                        message: str) -> None:
-    async with UnitOfWork(seeded_app_engine, settings, company.HEAD_OFFICE_ID) as uow:
+    async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, company.HEAD_OFFICE_ID) as uow:
         with pytest.raises(DBAPIError, match=message.replace("(", r"\(").replace(")", r"\)")):
             await uow.connection.execute(SEARCH, {"embedding": [0.1] * dimensions,
                                                   "threshold": threshold, "limit": limit})

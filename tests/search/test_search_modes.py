@@ -9,11 +9,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from zava.config import Settings
-from zava.db.unit_of_work import UnitOfWork
 from zava.embeddings.base import CachedEmbedder
 from zava.errors import ConfigurationError, ValidationError
 from zava.seeding import company
 from zava.services.search import search_products
+from zava.services.unit_of_work import SqlAlchemyUnitOfWork
 
 QUESTION = "something to keep rain off the patio furniture"
 
@@ -40,7 +40,7 @@ class OtherModel:
 
 async def search(engine: AsyncEngine, settings: Settings, embedder: object, *,
                  caller: object = company.HEAD_OFFICE_ID, **options: object):  # type: ignore[no-untyped-def]
-    async with UnitOfWork(engine, settings, caller) as uow:  # type: ignore[arg-type]
+    async with SqlAlchemyUnitOfWork(engine, settings, caller) as uow:  # type: ignore[arg-type]
         return await search_products(uow, embedder, **{  # type: ignore[arg-type]
             "query": QUESTION, "max_rows": 10, "similarity_threshold_percent": 0, **options})
 

@@ -12,8 +12,8 @@ import pytest
 
 from benchmarks.search_quality import evaluate, load_queries, recall_at, reciprocal_rank
 from zava.config import Settings
-from zava.db.embedded import EmbeddedCluster
 from zava.embeddings.base import CachedEmbedder
+from zava.provision.embedded import EmbeddedCluster
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from zava.config import Settings
-from zava.db.unit_of_work import UnitOfWork
+from zava.repositories.queries import QueryResult
 from zava.repositories.schema import TABLE_DESCRIPTIONS
-from zava.security.query_executor import QueryResult, execute_guarded
 from zava.security.sql_guard import SqlGuard, load_function_catalog
 from zava.seeding import company
+from zava.services.unit_of_work import SqlAlchemyUnitOfWork
 
 
 async def build_guard(engine: AsyncEngine) -> SqlGuard:
@@ -28,8 +28,8 @@ async def run_as(engine: AsyncEngine, settings: Settings, guard: SqlGuard,
                  caller: uuid.UUID, sql: str) -> QueryResult:
     """Guard, then execute ``sql`` in a read unit of work for ``caller``."""
     guarded = guard.check(sql)
-    async with UnitOfWork(engine, settings, caller) as uow:
-        return await execute_guarded(uow, guarded, max_rows=settings.max_rows,
+    async with SqlAlchemyUnitOfWork(engine, settings, caller) as uow:
+        return await uow.queries.run(guarded, max_rows=settings.max_rows,
                                      max_bytes=settings.max_result_bytes)
 
 

@@ -18,11 +18,12 @@ from tests.security.corpus import (
     foreign_store_ids,
     run_as,
 )
+from tests.support.driver import driver_of
 from zava.config import Settings
-from zava.db.embedded import EmbeddedCluster
-from zava.db.unit_of_work import UnitOfWork
 from zava.errors import QueryRejectedError, QueryTimeoutError, ZavaError
+from zava.provision.embedded import EmbeddedCluster
 from zava.security.sql_guard import SqlGuard
+from zava.services.unit_of_work import SqlAlchemyUnitOfWork
 
 ATTACKS = [line for line in (SHARED_DIR / "security" / "attacks.txt").read_text().splitlines()
            if line.strip() and not line.startswith("#")]
@@ -83,9 +84,9 @@ async def test_without_the_guard_read_only_and_privileges_stop_every_write(
     pristine: dict[str, object], attack: str,
 ) -> None:
     with pytest.raises((ZavaError, asyncpg.PostgresError)):
-        async with UnitOfWork(seeded_app_engine, settings, SEATTLE.manager_id) as uow:
+        async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, SEATTLE.manager_id) as uow:
             # The simple query protocol: several statements in one string, guard bypassed.
-            await (await uow.driver_connection()).execute(attack)
+            await (await driver_of(uow)).execute(attack)
     assert await database_fingerprint(seeded_admin_engine) == pristine
 
 
@@ -113,8 +114,8 @@ async def test_without_the_guard_a_notify_is_never_delivered(
     received: list[str] = []
     await listener.add_listener("zava", lambda *args: received.append(args[-1]))
     try:
-        async with UnitOfWork(seeded_app_engine, settings, SEATTLE.manager_id) as uow:
-            await (await uow.driver_connection()).execute("NOTIFY zava, 'hello'")
+        async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, SEATTLE.manager_id) as uow:
+            await (await driver_of(uow)).execute("NOTIFY zava, 'hello'")
         await listener.execute("SELECT 1")  # give a delivery the chance to arrive
     finally:
         await listener.close()

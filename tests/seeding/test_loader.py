@@ -20,12 +20,13 @@ import numpy as np
 import pytest
 
 from tests.conftest import clone_database
-from zava.db.embedded import EmbeddedCluster
 from zava.errors import ConfigurationError, ValidationError
-from zava.seeding import catalog, catalog_embeddings, loader
+from zava.provision import seed_loader as loader
+from zava.provision.embedded import EmbeddedCluster
+from zava.provision.seed_loader import DATA_TABLES, asyncpg_dsn, ivfflat_lists, load_dataset
+from zava.seeding import catalog, catalog_embeddings
 from zava.seeding.catalog_embeddings import embeddings_path, load_catalog_vectors
 from zava.seeding.generator import DatasetGenerator, TableRows
-from zava.seeding.loader import DATA_TABLES, asyncpg_dsn, ivfflat_lists, load_dataset
 from zava.seeding.sizes import SIZES
 
 END = dt.date(2026, 11, 23)

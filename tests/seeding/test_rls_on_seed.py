@@ -13,8 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from zava.config import Settings
-from zava.db.unit_of_work import UnitOfWork
 from zava.seeding import company
+from zava.services.unit_of_work import SqlAlchemyUnitOfWork
 
 TABLES = ("orders", "order_items", "inventory", "stores")
 PER_STORE = "SELECT store_id, count(*) FROM retail.{table} GROUP BY 1"
@@ -67,7 +67,7 @@ async def test_the_unit_of_work_shows_exactly_the_visible_stores(
     manager: company.ManagerDef, table: str,
 ) -> None:
     visible = company.visible_stores(manager)
-    async with UnitOfWork(seeded_app_engine, settings, manager.manager_id) as uow:
+    async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, manager.manager_id) as uow:
         seen = await per_store(uow.connection, table)
     assert seen == await expected(seeded_admin_engine, table, visible)
     assert set(seen) == visible

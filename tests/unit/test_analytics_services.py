@@ -35,7 +35,7 @@ async def test_store_performance_computes_growth_margin_and_insights(uow: FakeUn
     ]
     uow.customers.counts = [CustomerCounts("Bellevue", 8, 3, 5)]
 
-    report = await analytics.store_performance(uow, period="last_30_days", today=TODAY)  # type: ignore[arg-type]
+    report = await analytics.store_performance(uow, period="last_30_days", today=TODAY)
 
     assert (report.start, report.end) == (dt.date(2026, 10, 25), TODAY)
     bellevue, redmond = report.stores
@@ -52,15 +52,15 @@ async def test_store_performance_computes_growth_margin_and_insights(uow: FakeUn
 
 async def test_store_filter_is_case_insensitive_and_limited_to_visible(uow: FakeUnitOfWork) -> None:
     report = await analytics.store_performance(
-        uow, period="last_month", today=TODAY, store="redmond")  # type: ignore[arg-type]
+        uow, period="last_month", today=TODAY, store="redmond")
     assert [s.store for s in report.stores] == ["Redmond"]
     with pytest.raises(ValidationError, match="not one of your stores; your stores: Bellevue, Redmond"):
-        await analytics.store_performance(uow, period="last_month", today=TODAY, store="Seattle")  # type: ignore[arg-type]
+        await analytics.store_performance(uow, period="last_month", today=TODAY, store="Seattle")
 
 
 async def test_unknown_period_names_the_valid_ones(uow: FakeUnitOfWork) -> None:
     with pytest.raises(ValidationError, match="unknown period 'fortnight'; use one of: last_7_days"):
-        await analytics.store_performance(uow, period="fortnight", today=TODAY)  # type: ignore[arg-type]
+        await analytics.store_performance(uow, period="fortnight", today=TODAY)
 
 
 async def test_sales_trend_adds_year_over_year(uow: FakeUnitOfWork) -> None:
@@ -69,35 +69,36 @@ async def test_sales_trend_adds_year_over_year(uow: FakeUnitOfWork) -> None:
         MonthlySales(dt.date(2026, 10, 1), Decimal("90"), 1, 1),
         MonthlySales(dt.date(2026, 11, 1), Decimal("150"), 2, 3),
     ]
-    trend = await analytics.sales_trend(uow, months=2, today=TODAY)  # type: ignore[arg-type]
+    trend = await analytics.sales_trend(uow, months=2, today=TODAY)
     assert [p.month for p in trend.months] == ["2026-10", "2026-11"]
     assert trend.months[1].revenue_year_before == 100.0
     assert trend.months[1].year_over_year_percent == 50.0
     assert trend.months[0].year_over_year_percent is None
-    _, (start, end, _ids) = uow.sales.calls[-1]
-    assert (start, end) == (dt.date(2025, 10, 1), dt.date(2026, 11, 24))
+    assert uow.sales.calls[-1] == ("monthly", (dt.date(2025, 10, 1), dt.date(2026, 11, 24),
+                                              [store("Bellevue").store_id,
+                                               store("Redmond").store_id]))
 
 
 async def test_top_products_validates_category_and_limit(uow: FakeUnitOfWork) -> None:
     with pytest.raises(ValidationError, match="unknown category 'Toys'; categories: Garden"):
-        await analytics.top_products(uow, period="last_month", today=TODAY, category="Toys")  # type: ignore[arg-type]
+        await analytics.top_products(uow, period="last_month", today=TODAY, category="Toys")
     with pytest.raises(ValidationError, match="limit must be between 1 and 100"):
-        await analytics.top_products(uow, period="last_month", today=TODAY, limit=0)  # type: ignore[arg-type]
+        await analytics.top_products(uow, period="last_month", today=TODAY, limit=0)
     result = await analytics.top_products(
-        uow, period="last_month", today=TODAY, category="power tools")  # type: ignore[arg-type]
+        uow, period="last_month", today=TODAY, category="power tools")
     assert (result.start, result.end) == (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
 
 
 async def test_low_stock_reports_truncation(uow: FakeUnitOfWork) -> None:
     uow.inventory.levels = [StockLevel("Bellevue", f"SKU-{i}", "x", "Power Tools", i)
                             for i in range(5)]
-    result = await analytics.low_stock(uow, threshold=10, limit=3)  # type: ignore[arg-type]
+    result = await analytics.low_stock(uow, threshold=10, limit=3)
     assert [i.sku for i in result.items] == ["SKU-0", "SKU-1", "SKU-2"]
     assert result.truncated is True
 
 
 async def test_table_schemas_lists_columns_and_valid_values(uow: FakeUnitOfWork) -> None:
-    result = await analytics.table_schemas(uow, ["retail.orders", "ORDER_ITEMS"])  # type: ignore[arg-type]
+    result = await analytics.table_schemas(uow, ["retail.orders", "ORDER_ITEMS"])
     orders, items = result.tables
     assert orders.table == "retail.orders"
     assert {c.name for c in orders.columns} >= {"store_id", "order_id", "order_date"}
@@ -105,4 +106,4 @@ async def test_table_schemas_lists_columns_and_valid_values(uow: FakeUnitOfWork)
         "retail.products.product_id"
     assert result.store_names == ["Bellevue", "Redmond"]
     with pytest.raises(ValidationError, match=r"unknown table 'managers'; valid tables: retail\.stores"):
-        await analytics.table_schemas(uow, ["managers"])  # type: ignore[arg-type]
+        await analytics.table_schemas(uow, ["managers"])

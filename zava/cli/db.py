@@ -20,8 +20,8 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context, revision: str) -> None:
     """Apply migrations up to REVISION (default: head)."""
-    from zava.db import bootstrap, migrations
-    from zava.db.target import open_target
+    from zava.provision import bootstrap, migrations
+    from zava.provision.target import open_target
 
     settings = settings_of(ctx)
 
@@ -43,8 +43,8 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
 @click.pass_context
 def db_downgrade(ctx: click.Context, revision: str) -> None:
     """Roll migrations back to REVISION (`base` removes the retail schema and its roles)."""
-    from zava.db import migrations
-    from zava.db.target import open_target
+    from zava.provision import migrations
+    from zava.provision.target import open_target
 
     settings = settings_of(ctx)
 
@@ -62,7 +62,7 @@ def db_downgrade(ctx: click.Context, revision: str) -> None:
 @click.pass_context
 def db_sql(ctx: click.Context, revision_range: str) -> None:
     """Print the migrations' SQL (offline) for a DBA to review or apply."""
-    from zava.db import migrations
+    from zava.provision import migrations
 
     settings = settings_of(ctx)
 
@@ -80,8 +80,8 @@ def db_sql(ctx: click.Context, revision_range: str) -> None:
 @click.pass_context
 def db_grant_login(ctx: click.Context, role: str) -> None:
     """Let the login ROLE become the reader roles (and nothing else); run as the admin."""
-    from zava.db.bootstrap import grant_reader
-    from zava.db.target import open_target
+    from zava.provision.bootstrap import grant_reader
+    from zava.provision.target import open_target
 
     settings = settings_of(ctx)
 
@@ -107,9 +107,9 @@ def db_reembed(ctx: click.Context, batch_size: int | None, quiet: bool) -> None:
     from rich.console import Console
     from rich.progress import Progress
 
-    from zava.db.target import open_target
     from zava.embeddings.factory import create_embedder
-    from zava.seeding.reembed import reembed_catalog
+    from zava.provision.reembed import reembed_catalog
+    from zava.provision.target import open_target
 
     settings = settings_of(ctx)
 
@@ -141,7 +141,7 @@ def db_reembed(ctx: click.Context, batch_size: int | None, quiet: bool) -> None:
 @click.pass_context
 def db_url(ctx: click.Context, admin: bool) -> None:
     """Print the database URL in use, password masked."""
-    from zava.db.target import open_target
+    from zava.provision.target import open_target
 
     settings = settings_of(ctx)
 
@@ -156,8 +156,8 @@ def db_url(ctx: click.Context, admin: bool) -> None:
 @click.pass_context
 def doctor(ctx: click.Context) -> None:
     """Check the database: version, pgvector, migrations, the login role's privileges."""
-    from zava.db.target import open_target
-    from zava.doctor import Status, run_checks
+    from zava.provision.doctor import Status, run_checks
+    from zava.provision.target import open_target
 
     settings = settings_of(ctx)
 

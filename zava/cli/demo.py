@@ -21,7 +21,7 @@ from zava.seeding.sizes import DEFAULT_SEED, DEFAULT_SIZE, SIZES
 def demo(ctx: click.Context, size: str, no_tour: bool) -> None:
     """Set up the demo database and show row-level security at work."""
     from zava.demo import client_configs, run_tour
-    from zava.seeding.service import seed_database
+    from zava.provision.seed import seed_database
 
     settings = settings_of(ctx)
     console = Console(stderr=False)

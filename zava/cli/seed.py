@@ -26,7 +26,7 @@ def seed(ctx: click.Context, size: str, seed_value: int, end_date: dt.datetime |
     """Load the demo dataset (COPY, one transaction; refuses to overwrite data)."""
     if ctx.invoked_subcommand is not None:
         return
-    from zava.seeding.service import seed_database
+    from zava.provision.seed import seed_database
 
     settings = settings_of(ctx)
     end = end_date.date() if end_date else dt.datetime.now(dt.UTC).date()

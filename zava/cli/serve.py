@@ -15,7 +15,7 @@ import click
 from loguru import logger
 
 from zava.cli.common import run_async, settings_of
-from zava.db.embedded import stop_cluster
+from zava.provision.embedded import stop_cluster
 
 if TYPE_CHECKING:
     from zava.server.runtime import Runtime
@@ -46,14 +46,15 @@ def serve(ctx: click.Context, transport: str, rls_user: uuid.UUID | None, host: 
     from zava.server.runtime import open_runtime
 
     settings = settings_of(ctx)
+    if allow_privileged_login:
+        settings = settings.model_copy(update={"allow_privileged_login": True})
     caller = rls_user or settings.rls_user
     if transport == "stdio" and caller is None:
         raise click.UsageError("stdio needs an identity: --rls-user <manager id> "
                                "(or ZAVA_RLS_USER)")
 
     async def work() -> None:
-        async with open_runtime(settings,
-                                allow_privileged_login=allow_privileged_login) as runtime:
+        async with open_runtime(settings) as runtime:
             if transport == "http":
                 await serve_http(runtime, host=host, port=port,
                                  trust_identity_header=trust_identity_header,

@@ -13,7 +13,6 @@ import asyncio
 import asyncpg
 from loguru import logger
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tenacity import (
     AsyncRetrying,
@@ -24,7 +23,6 @@ from tenacity import (
 )
 
 from zava.config import Settings
-from zava.db import migrations
 from zava.errors import DatabaseUnavailableError, ServerBusyError
 
 _CONNECTION_FAILURES = (
@@ -115,20 +113,4 @@ async def _connect_retrying(engine: AsyncEngine, settings: Settings) -> AsyncCon
         if is_connection_failure(error):
             raise _unavailable() from error
         raise
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-async def database_revision(engine: AsyncEngine, *, timeout_s: float = 2.0) -> str | None:
-    """The migration revision the database reports, within ``timeout_s`` (for readiness
-    checks). A pooled connection found dead (the database restarted since it was opened)
-    is replaced once; any other failure propagates."""
-    async with asyncio.timeout(timeout_s):
-        for attempt in range(2):
-            try:
-                async with engine.connect() as connection:
-                    await connection.execute(text("SET LOCAL ROLE zava_reader"))
-                    return await migrations.current_revision(connection)
-            except sa_exc.DBAPIError as error:
-                if attempt or not error.connection_invalidated:
-                    raise
     raise AssertionError("unreachable")  # pragma: no cover

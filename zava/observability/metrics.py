@@ -14,9 +14,10 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from zava.cache.results import ResultCache
-from zava.db.unit_of_work import UnitOfWorkFactory
+from zava.db.transaction import CheckoutQueue
 from zava.embeddings.base import CachedEmbedder
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -27,10 +28,10 @@ DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 class _LiveState(Collector):
     """Pool, embedding cache and provider counters, read at scrape time."""
 
-    def __init__(self, units: UnitOfWorkFactory, embedder: CachedEmbedder,
+    def __init__(self, engine: AsyncEngine, queue: CheckoutQueue, embedder: CachedEmbedder,
                  cache: ResultCache) -> None:
-        self._units = units
-        self._engine = units.engine
+        self._queue = queue
+        self._engine = engine
         self._embedder = embedder
         self._cache = cache
 
@@ -47,7 +48,7 @@ class _LiveState(Collector):
             yield gauge
         waiting = GaugeMetricFamily("zava_pool_waiting",
                                     "Units of work waiting for a connection")
-        waiting.add_metric([], float(self._units.queue.waiting))
+        waiting.add_metric([], float(self._queue.waiting))
         yield waiting
         hits = CounterMetricFamily("zava_cache_hits", "Cache hits by cache", labels=["cache"])
         misses = CounterMetricFamily("zava_cache_misses", "Cache misses by cache",
@@ -70,7 +71,7 @@ class _LiveState(Collector):
 class Metrics:
     """The server's metrics and the registry ``/metrics`` exposes."""
 
-    def __init__(self, units: UnitOfWorkFactory, embedder: CachedEmbedder,
+    def __init__(self, engine: AsyncEngine, queue: CheckoutQueue, embedder: CachedEmbedder,
                  cache: ResultCache) -> None:
         self.registry = CollectorRegistry()
         self.calls = Counter("zava_tool_calls", "Tool calls by tool and outcome",
@@ -85,7 +86,7 @@ class Metrics:
                              ["tool"], registry=self.registry)
         self.slow_queries = Counter("zava_slow_queries", "Queries over the slow-query threshold",
                                     registry=self.registry)
-        self.registry.register(_LiveState(units, embedder, cache))
+        self.registry.register(_LiveState(engine, queue, embedder, cache))
 
     def observe_call(self, tool: str, outcome: str, seconds: float, rows: int | None,
                      size: int | None) -> None:

@@ -8,7 +8,7 @@ new schema never serves an old entry.
 
 from __future__ import annotations
 
-from zava.db import migrations
+from zava.provision import migrations
 from zava.server.calls import ToolCall
 from zava.services import analytics
 from zava.services.reports import TableSchemas
@@ -19,8 +19,7 @@ async def table_schemas(call: ToolCall, table_names: list[str]) -> TableSchemas:
     runtime = call.runtime
 
     async def compute() -> TableSchemas:
-        async with runtime.unit(call.caller) as uow:
-            return await analytics.table_schemas(uow, table_names)
+        return await analytics.table_schemas(call.unit(), table_names)
 
     return await runtime.cache.get_or_compute(
         "schema", TableSchemas, (migrations.head_revision(), *sorted(table_names)),

@@ -3,22 +3,22 @@ turned into tool errors the model can act on (never a stack trace or server inte
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 from loguru import logger
-from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
 from zava.errors import ZavaError
 from zava.server.runtime import Runtime
+from zava.server.state import ServerState, ToolContext
+from zava.services import queries
+from zava.services.unit_of_work import SqlAlchemyUnitOfWork
 
 
 @dataclass
@@ -36,9 +36,13 @@ class ToolCall:
 
     def record_query(self, sql: str) -> None:
         """Remember a hash of the query text (and, with --log-queries, the text)."""
-        self.query_hash = query_hash(sql)
+        self.query_hash = queries.query_hash(sql)
         if self.runtime.settings.log_queries:
             self.query_text = sql
+
+    def unit(self) -> SqlAlchemyUnitOfWork:
+        """A read unit of work for this call's caller, for a service to enter."""
+        return self.runtime.unit(self.caller)
 
     def respond(self, model: BaseModel, text: str) -> CallToolResult:
         """The tool's result: ``model`` as structured content, ``text`` for the model to
@@ -48,26 +52,21 @@ class ToolCall:
                               structured_content=model.model_dump(mode="json"))
 
 
-def query_hash(sql: str) -> str:
-    """A short, stable fingerprint of a query's text (logged instead of the text)."""
-    return hashlib.sha256(sql.encode()).hexdigest()[:16]
-
-
-def runtime_of(ctx: Context) -> Runtime:
+def runtime_of(ctx: ToolContext) -> Runtime:
     """The runtime the server's lifespan created."""
-    state: Any = ctx.request_context.lifespan_context
-    runtime: Runtime = state.runtime
-    return runtime
+    return ctx.request_context.lifespan_context.runtime
 
 
-def tool_call(ctx: Context, tool: str) -> AbstractAsyncContextManager[ToolCall]:
+def tool_call(ctx: ToolContext, tool: str) -> AbstractAsyncContextManager[ToolCall]:
     """``call_as`` for a tool: the server state comes from the request context."""
     return call_as(ctx.request_context.lifespan_context, ctx, tool)
 
 
 @asynccontextmanager
-async def call_as(state: Any, ctx: Context | None, tool: str) -> AsyncIterator[ToolCall]:
-    """Resolve the caller, then run the body; log one audit line whatever happens."""
+async def call_as(state: ServerState, ctx: ToolContext | None,
+                  tool: str) -> AsyncIterator[ToolCall]:
+    """Resolve the caller, then run the body; log one audit line whatever happens. Log
+    lines written during the call (the slow-query line) carry its trace id."""
     try:
         caller = state.identity.caller(ctx)
     except ZavaError as exc:
@@ -76,7 +75,8 @@ async def call_as(state: Any, ctx: Context | None, tool: str) -> AsyncIterator[T
     started = time.perf_counter()
     outcome = "ok"
     try:
-        yield call
+        with logger.contextualize(trace_id=call.trace_id):
+            yield call
     except ZavaError as exc:
         outcome = exc.code
         raise ToolError(f"{exc.code}: {exc.message}") from exc

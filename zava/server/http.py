@@ -16,10 +16,9 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from zava.db import migrations
-from zava.db.connect import database_revision
 from zava.errors import ConfigurationError
 from zava.observability.metrics import CONTENT_TYPE
+from zava.provision.health import check_database
 from zava.security.identity import TokenStore
 from zava.server.app import build_server
 from zava.server.identity import HashedTokenVerifier, HeaderCaller, TokenCaller
@@ -83,18 +82,16 @@ async def serve_http(
     @server.custom_route("/ready", methods=["GET"])  # type: ignore[untyped-decorator]
     async def ready(_: Request) -> JSONResponse:
         replicas = {"replicas": runtime.replicas.status()} if runtime.replicas else {}
-        try:
-            current = await database_revision(runtime.engine)
-        except Exception as exc:  # readiness reports, it does not fail
+        health = await check_database(runtime.engine)
+        if not health.reachable:
             return JSONResponse({"status": "unavailable",
-                                 "database": f"unavailable ({type(exc).__name__}): the "
+                                 "database": f"unavailable ({health.unreachable}): the "
                                              "database cannot be reached", **replicas},
                                 status_code=503)
-        head = migrations.head_revision()
-        if current != head:
-            return JSONResponse({"status": "unavailable", "migrations": current, "head": head},
-                                status_code=503)
-        return JSONResponse({"status": "ready", "migrations": current, **replicas})
+        if not health.at_head:
+            return JSONResponse({"status": "unavailable", "migrations": health.current,
+                                 "head": health.head}, status_code=503)
+        return JSONResponse({"status": "ready", "migrations": health.current, **replicas})
 
     @server.custom_route("/metrics", methods=["GET"])  # type: ignore[untyped-decorator]
     async def metrics(_: Request) -> Response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
@@ -17,7 +17,7 @@ from zava.security.identity import IDENTITY_HEADER, TokenStore, parse_manager_id
 class CallerResolver(Protocol):
     """Finds the manager id of the caller of a request."""
 
-    def caller(self, ctx: Context | None) -> uuid.UUID:
+    def caller(self, ctx: Context[Any, Any] | None) -> uuid.UUID:
         """The caller's manager id, or ``AuthorizationError``; ``ctx`` is None for
         resources, which the SDK gives no request context."""
         ...
@@ -29,14 +29,14 @@ class FixedCaller:
 
     manager_id: uuid.UUID
 
-    def caller(self, ctx: Context | None) -> uuid.UUID:
+    def caller(self, ctx: Context[Any, Any] | None) -> uuid.UUID:
         return self.manager_id
 
 
 class TokenCaller:
     """HTTP: the manager the request's verified bearer token maps to."""
 
-    def caller(self, ctx: Context | None) -> uuid.UUID:
+    def caller(self, ctx: Context[Any, Any] | None) -> uuid.UUID:
         token = get_access_token()
         if token is None:
             raise AuthorizationError("no authenticated caller: send a bearer token")
@@ -46,7 +46,7 @@ class TokenCaller:
 class HeaderCaller:
     """HTTP, local development only: the Zava sample's ``x-rls-user-id`` header."""
 
-    def caller(self, ctx: Context | None) -> uuid.UUID:
+    def caller(self, ctx: Context[Any, Any] | None) -> uuid.UUID:
         if ctx is None:
             raise AuthorizationError(
                 f"resources need a bearer token; the {IDENTITY_HEADER} header is read by "

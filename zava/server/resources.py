@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.prompts.base import UserMessage
 
 from zava.server import cached_results
 from zava.server.calls import call_as
+from zava.server.state import ServerState
+from zava.services import analytics
 
 
-def register(server: MCPServer, state: Any) -> None:
+def register(server: MCPServer[ServerState], state: ServerState) -> None:
     """Add the resources and prompts to ``server``; ``state`` is the ``ServerState``."""
 
     @server.resource("zava://schema", mime_type="application/json",
@@ -33,8 +34,7 @@ def register(server: MCPServer, state: Any) -> None:
                      description="The stores you may see")
     async def my_stores() -> str:
         async with call_as(state, None, "resource:stores") as call:
-            async with call.runtime.unit(call.caller) as uow:
-                stores = await uow.stores.visible()
+            stores = await analytics.visible_stores(call.unit())
         return json.dumps([{"name": s.name, "location": s.location, "region": s.region,
                             "is_online": s.is_online} for s in stores])
 

@@ -1,7 +1,7 @@
 """Analytics use cases: store performance, sales trend, top products, low stock, schema.
 
-Each function receives a unit of work (it never makes one) and a ``today`` date, so the
-rules can be tested with a fake unit of work and a fixed date.
+Each function receives a unit of work (it never makes one), enters it, and takes a
+``today`` date, so the rules can be tested with a fake unit of work and a fixed date.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import uuid
 from collections import defaultdict
 from decimal import Decimal
 
-from zava.db.unit_of_work import UnitOfWork
 from zava.errors import ValidationError
 from zava.repositories.results import SalesFigures, StoreInfo
 from zava.services import periods
@@ -29,6 +28,7 @@ from zava.services.reports import (
     TopProduct,
     TopProducts,
 )
+from zava.services.unit_of_work import UnitOfWork
 
 
 def _percent_change(now: Decimal, before: Decimal) -> float | None:
@@ -55,78 +55,86 @@ def _ids(stores: list[StoreInfo]) -> list[uuid.UUID]:
     return [s.store_id for s in stores]
 
 
+async def visible_stores(uow: UnitOfWork) -> list[StoreInfo]:
+    """The caller's stores, by name."""
+    async with uow:
+        return await uow.stores.visible()
+
+
 async def store_performance(
     uow: UnitOfWork, *, period: str, today: dt.date, store: str | None = None
 ) -> PerformanceReport:
     """Revenue, orders, units, margin, growth and insights per store in scope."""
-    current, previous = periods.resolve(period, today)
-    stores = await _stores_in_scope(uow, store)
-    ids = _ids(stores)
-    now = {f.key: f for f in await uow.sales.by_store(current.start, current.end, ids)}
-    before = {f.key: f for f in await uow.sales.by_store(previous.start, previous.end, ids)}
-    categories_now: dict[str, list[SalesFigures]] = defaultdict(list)
-    for name, figures in await uow.sales.by_store_and_category(current.start, current.end, ids):
-        categories_now[name].append(figures)
-    categories_before: dict[str, list[SalesFigures]] = defaultdict(list)
-    for name, figures in await uow.sales.by_store_and_category(
-            previous.start, previous.end, ids):
-        categories_before[name].append(figures)
-    customers = {c.store: c for c in await uow.customers.activity(current.start, current.end)}
-    report = []
-    for s in stores:
-        figures = now.get(s.name) or SalesFigures(s.name, Decimal(0), 0, 0, Decimal(0))
-        previous_revenue = before[s.name].revenue if s.name in before else Decimal(0)
-        categories = category_results(categories_now[s.name], categories_before[s.name])
-        activity = customers.get(s.name)
-        growth = _percent_change(figures.revenue, previous_revenue)
-        report.append(StorePerformance(
-            store=s.name,
-            revenue=float(figures.revenue),
-            orders=figures.orders,
-            units=figures.units,
-            average_order_value=float(figures.average_order_value),
-            gross_margin_percent=float(figures.gross_margin_percent),
-            previous_revenue=float(previous_revenue),
-            revenue_growth_percent=growth,
-            customers=activity.customers if activity else 0,
-            new_customers=activity.new_customers if activity else 0,
-            best_category=categories[0].category if categories else None,
-            worst_category=categories[-1].category if len(categories) > 1 else None,
-            categories=categories,
-            insights=store_insights(s.name, figures, growth, categories),
-        ))
-    return PerformanceReport(
-        period=current.name, start=current.start, end=current.end - dt.timedelta(days=1),
-        previous_start=previous.start, previous_end=previous.end - dt.timedelta(days=1),
-        stores=report,
-    )
+    async with uow:
+        current, previous = periods.resolve(period, today)
+        stores = await _stores_in_scope(uow, store)
+        ids = _ids(stores)
+        now = {f.key: f for f in await uow.sales.by_store(current.start, current.end, ids)}
+        before = {f.key: f for f in await uow.sales.by_store(previous.start, previous.end, ids)}
+        categories_now: dict[str, list[SalesFigures]] = defaultdict(list)
+        for name, figures in await uow.sales.by_store_and_category(current.start, current.end, ids):
+            categories_now[name].append(figures)
+        categories_before: dict[str, list[SalesFigures]] = defaultdict(list)
+        for name, figures in await uow.sales.by_store_and_category(
+                previous.start, previous.end, ids):
+            categories_before[name].append(figures)
+        customers = {c.store: c for c in await uow.customers.activity(current.start, current.end)}
+        report = []
+        for s in stores:
+            figures = now.get(s.name) or SalesFigures(s.name, Decimal(0), 0, 0, Decimal(0))
+            previous_revenue = before[s.name].revenue if s.name in before else Decimal(0)
+            categories = category_results(categories_now[s.name], categories_before[s.name])
+            activity = customers.get(s.name)
+            growth = _percent_change(figures.revenue, previous_revenue)
+            report.append(StorePerformance(
+                store=s.name,
+                revenue=float(figures.revenue),
+                orders=figures.orders,
+                units=figures.units,
+                average_order_value=float(figures.average_order_value),
+                gross_margin_percent=float(figures.gross_margin_percent),
+                previous_revenue=float(previous_revenue),
+                revenue_growth_percent=growth,
+                customers=activity.customers if activity else 0,
+                new_customers=activity.new_customers if activity else 0,
+                best_category=categories[0].category if categories else None,
+                worst_category=categories[-1].category if len(categories) > 1 else None,
+                categories=categories,
+                insights=store_insights(s.name, figures, growth, categories),
+            ))
+        return PerformanceReport(
+            period=current.name, start=current.start, end=current.end - dt.timedelta(days=1),
+            previous_start=previous.start, previous_end=previous.end - dt.timedelta(days=1),
+            stores=report,
+        )
 
 
 async def sales_trend(
     uow: UnitOfWork, *, months: int, today: dt.date, store: str | None = None
 ) -> SalesTrend:
     """Monthly totals for the last ``months`` months (this one included), with YoY."""
-    if not 1 <= months <= 60:
-        raise ValidationError("months must be between 1 and 60")
-    stores = await _stores_in_scope(uow, store)
-    first = periods.add_months(today.replace(day=1), -(months - 1))
-    end = today + dt.timedelta(days=1)
-    series = await uow.sales.monthly(periods.add_months(first, -12), end, _ids(stores))
-    by_month = {m.month: m for m in series}
-    points = []
-    for point in (m for m in series if m.month >= first):
-        year_before = by_month.get(point.month.replace(year=point.month.year - 1))
-        points.append(MonthPoint(
-            month=point.month.strftime("%Y-%m"),
-            revenue=float(point.revenue),
-            orders=point.orders,
-            units=point.units,
-            revenue_year_before=float(year_before.revenue) if year_before else None,
-            year_over_year_percent=(
-                _percent_change(point.revenue, year_before.revenue) if year_before else None
-            ),
-        ))
-    return SalesTrend(stores=[s.name for s in stores], months=points)
+    async with uow:
+        if not 1 <= months <= 60:
+            raise ValidationError("months must be between 1 and 60")
+        stores = await _stores_in_scope(uow, store)
+        first = periods.add_months(today.replace(day=1), -(months - 1))
+        end = today + dt.timedelta(days=1)
+        series = await uow.sales.monthly(periods.add_months(first, -12), end, _ids(stores))
+        by_month = {m.month: m for m in series}
+        points = []
+        for point in (m for m in series if m.month >= first):
+            year_before = by_month.get(point.month.replace(year=point.month.year - 1))
+            points.append(MonthPoint(
+                month=point.month.strftime("%Y-%m"),
+                revenue=float(point.revenue),
+                orders=point.orders,
+                units=point.units,
+                revenue_year_before=float(year_before.revenue) if year_before else None,
+                year_over_year_percent=(
+                    _percent_change(point.revenue, year_before.revenue) if year_before else None
+                ),
+            ))
+        return SalesTrend(stores=[s.name for s in stores], months=points)
 
 
 async def top_products(
@@ -134,21 +142,22 @@ async def top_products(
     store: str | None = None, category: str | None = None,
 ) -> TopProducts:
     """The best-selling products by revenue in the period."""
-    if not 1 <= limit <= 100:
-        raise ValidationError("limit must be between 1 and 100")
-    current, _ = periods.resolve(period, today)
-    stores = await _stores_in_scope(uow, store)
-    if category is not None:
-        await _require_category(uow, category)
-    sales = await uow.sales.top_products(current.start, current.end, limit=limit,
-                                         store_ids=_ids(stores), category=category)
-    return TopProducts(
-        period=current.name, start=current.start, end=current.end - dt.timedelta(days=1),
-        stores=[s.name for s in stores],
-        products=[TopProduct(rank=i, sku=p.sku, name=p.name, category=p.category,
-                             units=p.units, revenue=float(p.revenue))
-                  for i, p in enumerate(sales, start=1)],
-    )
+    async with uow:
+        if not 1 <= limit <= 100:
+            raise ValidationError("limit must be between 1 and 100")
+        current, _ = periods.resolve(period, today)
+        stores = await _stores_in_scope(uow, store)
+        if category is not None:
+            await _require_category(uow, category)
+        sales = await uow.sales.top_products(current.start, current.end, limit=limit,
+                                             store_ids=_ids(stores), category=category)
+        return TopProducts(
+            period=current.name, start=current.start, end=current.end - dt.timedelta(days=1),
+            stores=[s.name for s in stores],
+            products=[TopProduct(rank=i, sku=p.sku, name=p.name, category=p.category,
+                                 units=p.units, revenue=float(p.revenue))
+                      for i, p in enumerate(sales, start=1)],
+        )
 
 
 async def low_stock(
@@ -156,19 +165,20 @@ async def low_stock(
     store: str | None = None, category: str | None = None,
 ) -> LowStock:
     """Products with fewer than ``threshold`` units on hand in the caller's stores."""
-    if not 1 <= threshold <= 10_000 or not 1 <= limit <= 500:
-        raise ValidationError("threshold must be 1-10000 and limit 1-500")
-    stores = await _stores_in_scope(uow, store)
-    if category is not None:
-        await _require_category(uow, category)
-    rows = await uow.inventory.low_stock(below=threshold, limit=limit + 1,
-                                         store_ids=_ids(stores), category=category)
-    return LowStock(
-        threshold=threshold,
-        items=[LowStockItem(store=r.store, sku=r.sku, name=r.name, category=r.category,
-                            stock_level=r.stock_level) for r in rows[:limit]],
-        truncated=len(rows) > limit,
-    )
+    async with uow:
+        if not 1 <= threshold <= 10_000 or not 1 <= limit <= 500:
+            raise ValidationError("threshold must be 1-10000 and limit 1-500")
+        stores = await _stores_in_scope(uow, store)
+        if category is not None:
+            await _require_category(uow, category)
+        rows = await uow.inventory.low_stock(below=threshold, limit=limit + 1,
+                                             store_ids=_ids(stores), category=category)
+        return LowStock(
+            threshold=threshold,
+            items=[LowStockItem(store=r.store, sku=r.sku, name=r.name, category=r.category,
+                                stock_level=r.stock_level) for r in rows[:limit]],
+            truncated=len(rows) > limit,
+        )
 
 
 async def _require_category(uow: UnitOfWork, category: str) -> None:
@@ -180,21 +190,22 @@ async def _require_category(uow: UnitOfWork, category: str) -> None:
 
 async def table_schemas(uow: UnitOfWork, table_names: list[str]) -> TableSchemas:
     """Columns, keys and valid values for the named tables, as the caller sees them."""
-    if not table_names:
-        table_names = uow.schema.table_names()
-    tables = uow.schema.describe(table_names)
-    stores = await uow.stores.visible()
-    return TableSchemas(
-        tables=[
-            TableDescription(
-                table=t.name, description=t.description,
-                columns=[ColumnDescription(name=c.name, type=c.data_type, nullable=c.nullable,
-                                           primary_key=c.primary_key, references=c.references)
-                         for c in t.columns],
-            )
-            for t in tables
-        ],
-        store_names=[s.name for s in stores],
-        category_names=await uow.products.categories(),
-        order_years=await uow.sales.order_years(),
-    )
+    async with uow:
+        if not table_names:
+            table_names = uow.schema.table_names()
+        tables = uow.schema.describe(table_names)
+        stores = await uow.stores.visible()
+        return TableSchemas(
+            tables=[
+                TableDescription(
+                    table=t.name, description=t.description,
+                    columns=[ColumnDescription(name=c.name, type=c.data_type, nullable=c.nullable,
+                                               primary_key=c.primary_key, references=c.references)
+                             for c in t.columns],
+                )
+                for t in tables
+            ],
+            store_names=[s.name for s in stores],
+            category_names=await uow.products.categories(),
+            order_years=await uow.sales.order_years(),
+        )

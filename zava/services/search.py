@@ -12,9 +12,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from zava.db.unit_of_work import UnitOfWork
 from zava.embeddings.base import Embedder
 from zava.errors import ConfigurationError, ValidationError
+from zava.services.unit_of_work import UnitOfWork
 
 SearchMode = Literal["hybrid", "vector", "lexical"]
 
@@ -67,18 +67,21 @@ async def search_products(
     text = " ".join(query.split())
     if not text:
         raise ValidationError("query_description is empty; describe the product you need")
-    vector = None
-    if mode != "lexical":
-        await check_embedding_space(uow, embedder)
-        (vector,) = await embedder.embed([text])
+    # The question is embedded before the unit is entered: no connection is held while
+    # the model runs.
+    vector = None if mode == "lexical" else (await embedder.embed([text]))[0]
     minimum = similarity_threshold_percent / 100
-    if mode == "vector":
-        assert vector is not None
-        matches = await uow.products.similar(vector, min_similarity=minimum, limit=max_rows)
-    else:
-        matches = await uow.products.fused(text, vector, min_similarity=minimum,
-                                           limit=max_rows)
-    stock = await uow.inventory.units_on_hand([m.product.product_id for m in matches])
+    async with uow:
+        if vector is not None:
+            await check_embedding_space(uow, embedder)
+        if mode == "vector":
+            assert vector is not None
+            matches = await uow.products.similar(vector, min_similarity=minimum,
+                                                 limit=max_rows)
+        else:
+            matches = await uow.products.fused(text, vector, min_similarity=minimum,
+                                               limit=max_rows)
+        stock = await uow.inventory.units_on_hand([m.product.product_id for m in matches])
     return SearchResults(query=text, mode=mode, products=[
         ProductHit(sku=m.product.sku, name=m.product.name, category=m.product.category,
                    product_type=m.product.product_type, price=float(m.product.base_price),

@@ -9,10 +9,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from zava.config import Settings, mask_database_url
-from zava.db import migrations
 from zava.db.engine import create_engine
-from zava.db.login_role import inspect_login_role
-from zava.db.target import DatabaseTarget
+from zava.provision import migrations
+from zava.provision.login_role import inspect_login_role
+from zava.provision.target import DatabaseTarget
 
 
 class Status(StrEnum):

@@ -7,9 +7,9 @@ import datetime as dt
 import asyncpg
 
 from zava.config import Settings
-from zava.db.target import open_target
+from zava.provision.seed_loader import LoadSummary, asyncpg_dsn, load_dataset
+from zava.provision.target import open_target
 from zava.seeding.generator import DatasetGenerator
-from zava.seeding.loader import LoadSummary, asyncpg_dsn, load_dataset
 from zava.seeding.sizes import SIZES
 
 

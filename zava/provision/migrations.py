@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 from pathlib import Path
 
@@ -52,8 +53,9 @@ class _XArgs:
         self.x = x
 
 
+@functools.cache
 def head_revision() -> str:
-    """The newest revision in the migrations folder."""
+    """The newest revision in the migrations folder (read once per process)."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head

