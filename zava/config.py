@@ -152,11 +152,6 @@ class Settings(BaseSettings):
     def _normalise_replicas(cls, value: list[str]) -> list[str]:
         return [normalise_database_url(url) for url in value]
 
-    @property
-    def uses_embedded(self) -> bool:
-        """True when no external database is configured."""
-        return self.database_url is None
-
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -2,8 +2,9 @@
 
 - ``pg_trgm`` and two GIN indexes on ``retail.products`` for the lexical half of hybrid
   search: full text on the weighted name + description document
-  (``zava.db.search_document.SEARCH_DOCUMENT``, the same expression the repository
-  queries), and trigrams on the name (typos, part words).
+  (a literal copy of ``zava.db.search_document.SEARCH_DOCUMENT``, the expression the
+  repository queries: a migration never imports live code, and a test checks the two
+  are equal), and trigrams on the name (typos, part words).
 - ``retail.ivfflat_probes()``: how many ivfflat lists a query scans, derived from the
   index's ``lists``: 1.25 sqrt(lists) (one place, used by the server and the SQL function).
 - ``retail.search_products_by_description(query_embedding, similarity_threshold,
@@ -19,14 +20,16 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from zava.db.search_document import SEARCH_DOCUMENT
-
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 READERS = ("zava_reader", "zava_store_reader")
+SEARCH_DOCUMENT = (
+    "setweight(to_tsvector('english'::regconfig, name), 'A'::\"char\") || "
+    "setweight(to_tsvector('english'::regconfig, description), 'B'::\"char\")"
+)
 SEARCH_SIGNATURE = "retail.search_products_by_description(vector, double precision, integer)"
 
 

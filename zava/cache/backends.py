@@ -7,12 +7,12 @@ only make a call faster, never make it fail.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from typing import Protocol
 
 from loguru import logger
 from redis.asyncio import Redis
 
+from zava.cache.lru import Lru
 from zava.config import mask_database_url
 
 REDIS_TIMEOUT_S = 0.25
@@ -39,8 +39,7 @@ class MemoryCache:
     """An LRU of at most ``size`` entries with a deadline each (this process only)."""
 
     def __init__(self, size: int) -> None:
-        self._size = size
-        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._entries: Lru[str, tuple[float, bytes]] = Lru(size)
 
     async def get(self, key: str) -> bytes | None:
         """The live value of ``key``; an expired one is dropped."""
@@ -48,19 +47,13 @@ class MemoryCache:
         if entry is None:
             return None
         if entry[0] < time.monotonic():
-            del self._entries[key]
+            self._entries.pop(key)
             return None
-        self._entries.move_to_end(key)
         return entry[1]
 
     async def set(self, key: str, value: bytes, ttl_s: float) -> None:
         """Store, evicting the least recently used entries beyond the size."""
-        if self._size <= 0:
-            return
-        self._entries[key] = (time.monotonic() + ttl_s, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
+        self._entries.put(key, (time.monotonic() + ttl_s, value))
 
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -8,6 +8,7 @@ import click
 
 from zava.cli.common import run_async, settings_of
 from zava.config import mask_database_url
+from zava.db.roles import READER_ROLES
 
 
 @click.group()
@@ -88,7 +89,7 @@ def db_grant_login(ctx: click.Context, role: str) -> None:
     async def work() -> None:
         target = await open_target(settings, migrate_embedded=False)
         await grant_reader(target.admin_url, role)
-        click.echo(f"{role} may now SET ROLE zava_reader / zava_store_reader", err=True)
+        click.echo(f"{role} may now SET ROLE {' / '.join(READER_ROLES)}", err=True)
 
     run_async(ctx, work)
 

@@ -45,9 +45,6 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-MANAGER_SCOPES = ("store", "region", "head_office")
-ORDER_STATUSES = ("placed", "shipped", "delivered", "returned", "cancelled")
-
 Money = Numeric(12, 2)
 
 
@@ -242,13 +239,17 @@ class EmbeddingSpace(Base):
     dimension: Mapped[int] = mapped_column(Integer)
 
 
+VECTOR_INDEX = "ix_product_description_embeddings_embedding"
+"""The ivfflat index over the description vectors (rebuilt by the seed and re-embedding)."""
+
+
 class ProductDescriptionEmbedding(Base):
     """A product description's embedding vector (reference data, readable by all)."""
 
     __tablename__ = "product_description_embeddings"
     __table_args__ = (
         Index(
-            "ix_product_description_embeddings_embedding",
+            VECTOR_INDEX,
             "embedding",
             postgresql_using="ivfflat",
             postgresql_with={"lists": 1},
@@ -267,6 +268,3 @@ class ProductDescriptionEmbedding(Base):
         DateTime(timezone=True), server_default=func.now()
     )
 
-
-TENANT_TABLES = ("inventory", "orders", "order_items")
-"""Tables whose rows belong to one store: RLS filters them by ``store_id``."""

@@ -40,10 +40,10 @@ from zava.errors import AuthorizationError, DatabaseUnavailableError, ServerBusy
 # integers), never caller-supplied text.
 _ENTER = (
     f"BEGIN READ ONLY; SET LOCAL ROLE {READER_ROLE}; "
-    "SELECT set_config('app.current_rls_user_id', '{{caller}}', true), "
-    "set_config('statement_timeout', '{{statement_timeout}}', true), "
-    "set_config('lock_timeout', '{{lock_timeout}}', true), "
-    "set_config('idle_in_transaction_session_timeout', '{{idle_timeout}}', true), "
+    "SELECT set_config('app.current_rls_user_id', '{caller}', true), "
+    "set_config('statement_timeout', '{statement_timeout}', true), "
+    "set_config('lock_timeout', '{lock_timeout}', true), "
+    "set_config('idle_in_transaction_session_timeout', '{idle_timeout}', true), "
     "set_config('search_path', 'retail, public', true); "
     "SELECT set_config('role', retail.caller_reader_role(), true)"
 )

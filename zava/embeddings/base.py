@@ -1,14 +1,18 @@
-"""The provider protocol and the query-embedding cache every provider shares."""
+"""The provider protocol, the query-embedding cache every provider shares, the text a
+product is embedded from, and unit-length vectors."""
 
 from __future__ import annotations
 
 import hashlib
 from array import array
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
+import numpy as np
+
 from zava.cache.backends import CacheBackend
+from zava.cache.lru import Lru
+from zava.errors import ConfigurationError
 
 SHARED_TTL_S = 7 * 24 * 3600.0
 """A question's vector never changes for a model: keep it a week in the shared cache."""
@@ -38,10 +42,9 @@ class CachedEmbedder:
         self.inner = inner
         self.model_name = inner.model_name
         self.dimension = inner.dimension
-        self._size = size
         self._shared = shared
         self._prefix = f"{prefix}:v1:embedding:{inner.model_name}:{inner.dimension}"
-        self._cache: OrderedDict[str, list[float]] = OrderedDict()
+        self._cache: Lru[str, list[float]] = Lru(size)
         self.hits = 0
         self.misses = 0
 
@@ -59,7 +62,7 @@ class CachedEmbedder:
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Cached vectors where known; the rest from the provider in one batch."""
-        found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+        found = {t: v for t in dict.fromkeys(texts) if (v := self._cache.get(t)) is not None}
         found.update(await self._from_shared([t for t in dict.fromkeys(texts)
                                               if t not in found]))
         missing = [t for t in dict.fromkeys(texts) if t not in found]
@@ -73,12 +76,40 @@ class CachedEmbedder:
                                            SHARED_TTL_S)
             found.update(fresh)
         for text, vector in found.items():
-            self._cache[text] = vector
-            self._cache.move_to_end(text)
-        while len(self._cache) > self._size:
-            self._cache.popitem(last=False)
+            self._cache.put(text, vector)
         return [found[t] for t in texts]
 
     async def aclose(self) -> None:
         """Close the provider."""
         await self.inner.aclose()
+
+
+def product_text(name: str, description: str) -> str:
+    """The text a product is embedded from: the shipped seed vectors, ``zava db reembed``
+    and the search index all assume this one recipe."""
+    return f"{name}. {description}"
+
+
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (cosine similarity becomes a dot product); a zero row
+    stays zero."""
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    unit: np.ndarray = matrix / np.where(norms == 0, 1, norms)
+    return unit
+
+
+async def embed_all(embedder: Embedder, texts: Sequence[str], *, batch_size: int = 64,
+                    advance: Callable[[int], None] = lambda _: None) -> np.ndarray:
+    """Every text's unit vector as a float32 matrix, embedded ``batch_size`` at a time;
+    a provider that answers with the wrong shape is a configuration error."""
+    vectors: list[list[float]] = []
+    for start in range(0, len(texts), batch_size):
+        batch = texts[start:start + batch_size]
+        vectors.extend(await embedder.embed(batch))
+        advance(len(batch))
+    matrix = np.asarray(vectors, dtype=np.float32)
+    if matrix.shape != (len(texts), embedder.dimension):
+        raise ConfigurationError(
+            f"{embedder.model_name} returned vectors of shape {matrix.shape}, expected "
+            f"({len(texts)}, {embedder.dimension}); check ZAVA_EMBEDDING_DIM")
+    return unit_rows(matrix)

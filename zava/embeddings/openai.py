@@ -10,11 +10,11 @@ what to fix. Plain httpx, so the event loop never blocks and no SDK is needed.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
+import numpy as np
 from pydantic import SecretStr
 from tenacity import (
     AsyncRetrying,
@@ -25,6 +25,7 @@ from tenacity import (
 )
 
 from zava.config import Settings
+from zava.embeddings.base import unit_rows
 from zava.errors import ConfigurationError, EmbeddingUnavailableError
 
 MAX_RETRY_AFTER_S = 30.0
@@ -50,11 +51,6 @@ def _retry_after(response: httpx.Response) -> float | None:
 def _public(url: httpx.URL) -> str:
     """The URL without credentials or query (never log or show a key)."""
     return str(url.copy_with(userinfo=b"", query=None))
-
-
-def _normalised(vector: list[float]) -> list[float]:
-    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
-    return [x / norm for x in vector]
 
 
 class OpenAIEmbedder:
@@ -190,4 +186,5 @@ class OpenAIEmbedder:
                     f"model {self.model_name} returned {len(vector)}-dimensional vectors, but "
                     f"{self.dimension} are configured: set ZAVA_EMBEDDING_DIM={len(vector)} "
                     "(and re-embed the catalog with `zava db reembed`)")
-        return [_normalised(v) for v in vectors]
+        unit: list[list[float]] = unit_rows(np.asarray(vectors, dtype=np.float64)).tolist()
+        return unit

@@ -13,6 +13,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from zava.db.roles import READER_ROLE, READER_ROLES
 from zava.errors import ConfigurationError, ValidationError
 from zava.provision.embedded import APP_ROLE, EmbeddedCluster
 
@@ -32,6 +33,9 @@ async def ensure_database(cluster: EmbeddedCluster) -> None:
         await conn.close()
 
 
+_READERS = ", ".join(READER_ROLES)
+
+
 async def ensure_app_role(cluster: EmbeddedCluster) -> None:
     """Create the server's least-privilege login role and let it become ``zava_reader``.
 
@@ -49,8 +53,8 @@ async def ensure_app_role(cluster: EmbeddedCluster) -> None:
                 CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE
                     NOBYPASSRLS NOINHERIT;
             END IF;
-            IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'zava_reader') THEN
-                GRANT zava_reader, zava_store_reader TO {APP_ROLE}
+            IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{READER_ROLE}') THEN
+                GRANT {_READERS} TO {APP_ROLE}
                     WITH INHERIT FALSE, SET TRUE;
             END IF;
         END
@@ -69,14 +73,14 @@ async def grant_reader(admin_url: str, role: str) -> None:
     try:
         async with engine.begin() as connection:
             exists = await connection.scalar(
-                text("SELECT count(*) FROM pg_roles WHERE rolname IN (:role, 'zava_reader')"),
-                {"role": role})
+                text("SELECT count(*) FROM pg_roles WHERE rolname IN (:role, :reader)"),
+                {"role": role, "reader": READER_ROLE})
             if exists != 2:
                 raise ConfigurationError(
-                    f"role {role} or zava_reader does not exist: create the login role, and "
+                    f"role {role} or {READER_ROLE} does not exist: create the login role, and "
                     "run `zava db upgrade` first")
             await connection.execute(
-                text(f"GRANT zava_reader, zava_store_reader TO {role} "
+                text(f"GRANT {_READERS} TO {role} "
                      "WITH INHERIT FALSE, SET TRUE"))
     finally:
         await engine.dispose()

@@ -6,13 +6,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from zava.config import Settings, mask_database_url
 from zava.db.engine import create_engine
+from zava.db.roles import READER_ROLES
 from zava.provision import migrations
+from zava.provision.health import DatabaseHealth, revision_as_reader
 from zava.provision.login_role import inspect_login_role
 from zava.provision.target import DatabaseTarget
+from zava.repositories.products import ProductRepository
 
 
 class Status(StrEnum):
@@ -70,23 +73,24 @@ async def _server_checks(connection: AsyncConnection, settings: Settings) -> lis
                             "(e.g. the pgvector/pgvector image)"))
 
     role = await inspect_login_role(connection)
-    # The rest is read the way the server reads: as the reader role.
-    try:
-        await connection.execute(text("SET ROLE zava_reader"))
-    except Exception:
-        checks.append(Check(
-            "reader role", Status.FAIL,
-            f"{role.login} cannot SET ROLE zava_reader: run `zava db upgrade`, then "
-            f"GRANT zava_reader TO {role.login}",
-        ))
-        return checks
-    current = await migrations.current_revision(connection)
-    head = migrations.head_revision()
-    if current == head:
-        checks.append(Check("migrations", Status.OK, f"at head ({head})"))
+    # The rest is read the way the server reads: as each reader role it switches to.
+    for reader in READER_ROLES:
+        try:
+            async with connection.begin_nested():
+                await connection.execute(text(f"SET LOCAL ROLE {reader}"))
+        except Exception:
+            checks.append(Check(
+                "reader role", Status.FAIL,
+                f"{role.login} cannot SET ROLE {reader}, which the server needs: run "
+                f"`zava db upgrade`, then `zava db grant-login {role.login}` (grants "
+                f"{' and '.join(READER_ROLES)})",
+            ))
+            return checks
+    health = DatabaseHealth(migrations.head_revision(), await revision_as_reader(connection))
+    if health.at_head:
+        checks.append(Check("migrations", Status.OK, f"at head ({health.head})"))
     else:
-        checks.append(Check("migrations", Status.FAIL,
-                            f"at {current or 'nothing'}, head is {head}: run `zava db upgrade`"))
+        checks.append(Check("migrations", Status.FAIL, str(health.problem())))
 
     if role.is_least_privilege:
         checks.append(Check("login role", Status.OK,
@@ -97,24 +101,24 @@ async def _server_checks(connection: AsyncConnection, settings: Settings) -> lis
             f"{role.login} " + "; ".join(role.problems)
             + ". The server refuses to start with it unless --allow-privileged-login",
         ))
-    if current == head:
+    if health.at_head:
         checks.append(await _embedding_check(connection, settings))
     return checks
 
 
 async def _embedding_check(connection: AsyncConnection, settings: Settings) -> Check:
-    row = (await connection.execute(
-        text("SELECT model_name, dimension FROM retail.embedding_space"))).one_or_none()
-    if row is None:
+    recorded = await ProductRepository(AsyncSession(bind=connection)).embedding_space()
+    if recorded is None:
         return Check("embeddings", Status.FAIL, "no embedding space recorded")
-    if (row.model_name, row.dimension) != (settings.embedding_model, settings.embedding_dim):
+    model, dimension = recorded
+    if recorded != (settings.embedding_model, settings.embedding_dim):
         return Check(
             "embeddings", Status.WARN,
-            f"database has {row.model_name} ({row.dimension} dims), configured "
+            f"database has {model} ({dimension} dims), configured "
             f"{settings.embedding_model} ({settings.embedding_dim} dims): semantic search "
             "will refuse until the catalog is re-embedded: `zava db reembed`",
         )
-    return Check("embeddings", Status.OK, f"{row.model_name}, {row.dimension} dims")
+    return Check("embeddings", Status.OK, f"{model}, {dimension} dims")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import io
-from pathlib import Path
 
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -13,10 +12,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alembic import command
+from zava.bundled import MIGRATIONS_DIR
 from zava.errors import ConfigurationError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SCRIPT_LOCATION = PROJECT_ROOT / "alembic"
+SCRIPT_LOCATION = MIGRATIONS_DIR
 
 
 def alembic_config(
@@ -29,8 +28,8 @@ def alembic_config(
     """An Alembic config for this project's migrations, with the ``-x`` parameters set."""
     if not (SCRIPT_LOCATION / "env.py").exists():
         raise ConfigurationError(
-            f"the migrations folder {SCRIPT_LOCATION} is missing; run Zava from a clone of "
-            "the repository (pip install -e .)"
+            f"the migrations folder {SCRIPT_LOCATION} is missing; reinstall Zava (the wheel "
+            "carries them) or run it from a clone of the repository (pip install -e .)"
         )
     kwargs = {"output_buffer": stdout} if stdout is not None else {}
     config = Config(**kwargs)  # type: ignore[arg-type]

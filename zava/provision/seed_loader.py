@@ -15,13 +15,13 @@ any other role. The embedded cluster's ``postgres`` superuser qualifies.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import time
 from dataclasses import dataclass, field
 
 import asyncpg
 
 from zava.errors import ConfigurationError, ValidationError
+from zava.provision.vector_index import rebuild_vector_index, recorded_space
 from zava.seeding.catalog_embeddings import embeddings_path, load_catalog_vectors, recompute_hint
 from zava.seeding.generator import ITEMS_P, ITEMS_PER_ORDER, DatasetGenerator, TableRows
 from zava.seeding.prefetch import Prefetch
@@ -34,9 +34,6 @@ DATA_TABLES = ("stores", "managers", "manager_stores", "categories", "product_ty
 
 REFERENCED = ("customers", "orders")
 """Large tables that later tables' foreign keys check, analysed after their first chunk."""
-
-INDEX = "ix_product_description_embeddings_embedding"
-
 
 @dataclass
 class LoadSummary:
@@ -51,16 +48,6 @@ class LoadSummary:
         """Count one COPY into ``table``."""
         self.rows[table] = self.rows.get(table, 0) + rows
         self.table_seconds[table] = self.table_seconds.get(table, 0.0) + seconds
-
-
-def ivfflat_lists(rows: int) -> int:
-    """The ivfflat ``lists`` for ``rows`` vectors, following pgvector's guidance.
-
-    rows / 1000 up to a million rows, sqrt(rows) beyond, at least 1. The demo catalog
-    (about 400 products) gets 1 list: an exact scan, which is also the right answer
-    for so few rows (more lists would only lose recall).
-    """
-    return max(1, rows // 1000) if rows <= 1_000_000 else int(math.sqrt(rows))
 
 
 async def _copy(connection: asyncpg.Connection, rows: TableRows) -> int:
@@ -152,13 +139,12 @@ async def load_dataset(url: str, generator: DatasetGenerator, *, replace: bool =
 async def _load_embeddings(connection: asyncpg.Connection, generator: DatasetGenerator,
                            summary: LoadSummary) -> int:
     """Copy the shipped vectors of the model the database records; 0 (and a note) if none."""
-    recorded = await connection.fetchrow(
-        "SELECT model_name, dimension FROM retail.embedding_space")
+    recorded = await recorded_space(connection)
     if recorded is None:
         summary.notes.append("product embeddings not loaded: retail.embedding_space is empty "
                              "(run `zava db upgrade`)")
         return 0
-    model, dimension = str(recorded["model_name"]), int(recorded["dimension"])
+    model, dimension = recorded
     if not embeddings_path(model).exists():
         summary.notes.append(
             f"product embeddings not loaded: the database records {model} ({dimension} "
@@ -176,14 +162,6 @@ async def _load_embeddings(connection: asyncpg.Connection, generator: DatasetGen
         "INSERT INTO retail.product_description_embeddings "
         "SELECT product_id, embedding::vector, model, last_updated FROM seed_embeddings")
     return len(rows)
-
-
-async def rebuild_vector_index(connection: asyncpg.Connection, rows: int) -> None:
-    """Recreate the ivfflat index with ``lists`` sized for ``rows`` vectors."""
-    await connection.execute(f"DROP INDEX IF EXISTS retail.{INDEX}")
-    await connection.execute(
-        f"CREATE INDEX {INDEX} ON retail.product_description_embeddings "
-        f"USING ivfflat (embedding vector_cosine_ops) WITH (lists = {ivfflat_lists(rows)})")
 
 
 def asyncpg_dsn(url: str) -> str:

@@ -6,7 +6,6 @@ import asyncio
 from dataclasses import dataclass
 
 from zava.config import Settings
-from zava.errors import ConfigurationError
 from zava.provision import bootstrap, migrations
 from zava.provision.embedded import EmbeddedCluster, start_cluster
 
@@ -42,9 +41,3 @@ async def open_target(settings: Settings, *, migrate_embedded: bool = True) -> D
         await bootstrap.ensure_app_role(cluster)
     return DatabaseTarget(app_url=cluster.app_url, admin_url=cluster.admin_url, embedded=cluster)
 
-
-def require_admin_url(target: DatabaseTarget) -> str:
-    """The admin URL, or a clear error when none is configured for an external database."""
-    if not target.admin_url:
-        raise ConfigurationError("set ZAVA_ADMIN_DATABASE_URL for migrations and seeding")
-    return target.admin_url

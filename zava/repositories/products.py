@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -105,23 +104,6 @@ class ProductRepository:
         with translate_errors():
             rows = (await self._session.execute(query)).all()
         return [ProductInfo(*row) for row in rows]
-
-    async def get(self, product_id: uuid.UUID) -> ProductInfo | None:
-        """The product with this id, if any."""
-        found = await self._fetch(_products().where(Product.product_id == product_id))
-        return found[0] if found else None
-
-    async def by_sku(self, sku: str) -> ProductInfo | None:
-        """The product with this SKU (case-insensitive), if any."""
-        found = await self._fetch(_products().where(Product.sku == sku.upper()))
-        return found[0] if found else None
-
-    async def by_category(self, category: str, limit: int = 50) -> list[ProductInfo]:
-        """Products of a category (case-insensitive name), by SKU."""
-        query = (
-            _products().where(Category.name.ilike(category)).order_by(Product.sku).limit(limit)
-        )
-        return await self._fetch(query)
 
     async def categories(self) -> list[str]:
         """Every category name, sorted."""

@@ -73,27 +73,15 @@ class SalesRepository:
             query = query.where(Store.store_id.in_(list(store_ids)))
         return await self._figures(query)
 
-    async def by_category(self, start: dt.date, end: dt.date,
-                          store_ids: Collection[uuid.UUID] | None = None) -> list[SalesFigures]:
-        """Per category, totals of item lines in [start, end), largest revenue first."""
-        return [figures for _, figures in
-                await self._by_category(start, end, store_ids, per_store=False)]
-
     async def by_store_and_category(
         self, start: dt.date, end: dt.date, store_ids: Collection[uuid.UUID] | None = None
     ) -> list[tuple[str, SalesFigures]]:
-        """(store name, category totals) for item lines in [start, end)."""
-        return await self._by_category(start, end, store_ids, per_store=True)
-
-    async def _by_category(
-        self, start: dt.date, end: dt.date, store_ids: Collection[uuid.UUID] | None,
-        *, per_store: bool,
-    ) -> list[tuple[str, SalesFigures]]:
+        """(store name, category totals) for item lines in [start, end), per store the
+        largest revenue first."""
         revenue = func.sum(OrderItem.total_amount)
-        keys = [Store.name, Category.name] if per_store else [Category.name]
         query = (
             select(
-                *keys, revenue,
+                Store.name, Category.name, revenue,
                 func.count(func.distinct(OrderItem.order_id)),
                 func.sum(OrderItem.quantity),
                 func.sum(OrderItem.total_amount - OrderItem.quantity * Product.cost),
@@ -102,16 +90,13 @@ class SalesRepository:
                   & (Order.order_id == OrderItem.order_id))
             .join(Product, Product.product_id == OrderItem.product_id)
             .join(Category, Category.category_id == Product.category_id)
+            .join(Store, Store.store_id == OrderItem.store_id)
             .where(_in_period(start, end), _in_stores(store_ids))
-            .group_by(*keys)
-            .order_by(*keys[:-1], revenue.desc(), Category.name)
+            .group_by(Store.name, Category.name)
+            .order_by(Store.name, revenue.desc(), Category.name)
         )
-        if per_store:
-            query = query.join(Store, Store.store_id == OrderItem.store_id)
         with translate_errors():
             rows = (await self._session.execute(query)).all()
-        if not per_store:
-            rows = [("", *row) for row in rows]
         return [
             (row[0], SalesFigures(key=row[1], revenue=Decimal(row[2]), orders=int(row[3]),
                                   units=int(row[4]), gross_profit=Decimal(row[5])))

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from pglast import parser
 
+from zava.cache.lru import Lru
 from zava.errors import QueryRejectedError
 from zava.security.function_catalog import FunctionCatalog, load_function_catalog
 
@@ -79,9 +79,6 @@ class GuardedQuery:
     """True for an EXPLAIN (without ANALYZE) of a SELECT."""
     tables: frozenset[str]
     """The retail tables the query reads."""
-    fingerprint: str
-    """pg_query's fingerprint: the same for queries that differ only in constants,
-    whitespace, comments and case, and reveals no constant (for audit logs)."""
 
 
 def _ident(name: str) -> str:
@@ -295,8 +292,7 @@ class SqlGuard:
         self.catalog = catalog
         self.tables = frozenset(readable_tables)
         self.max_chars = max_chars
-        self._cache: OrderedDict[str, GuardedQuery | str] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache: Lru[str, GuardedQuery | str] = Lru(cache_size)
         self._cache_max_chars = cache_max_chars
 
     def check(self, sql: str) -> GuardedQuery:
@@ -305,17 +301,13 @@ class SqlGuard:
             raise QueryRejectedError(
                 f"the query is longer than {self.max_chars} characters; shorten it")
         decision = self._cache.get(sql)
-        if decision is not None:
-            self._cache.move_to_end(sql)
-        else:
+        if decision is None:
             try:
                 decision = self._decide(sql)
             except QueryRejectedError as exc:
                 decision = exc.message
             if len(sql) <= self._cache_max_chars:
-                self._cache[sql] = decision
-                if len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+                self._cache.put(sql, decision)
         if isinstance(decision, str):
             raise QueryRejectedError(decision)
         return decision
@@ -342,8 +334,7 @@ class SqlGuard:
         encoded = sql.encode()
         end = start + raw["stmt_len"] if raw.get("stmt_len") else len(encoded)
         return GuardedQuery(sql=encoded[start:end].decode().strip(),
-                            is_explain=kind == "ExplainStmt", tables=frozenset(walk.used),
-                            fingerprint=parser.fingerprint(sql))
+                            is_explain=kind == "ExplainStmt", tables=frozenset(walk.used))
 
 
 def _statement_name(kind: str) -> str:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 
-from zava.seeding.company import SEED_DIR
+from zava.bundled import SEED_DIR
+from zava.embeddings.base import product_text
 
 NAMESPACE = uuid.UUID("5a7a0000-0000-4000-8000-000000000000")
 """Ids of catalog rows are uuid5 of their natural key in this namespace: stable forever."""
@@ -46,7 +47,7 @@ class ProductDef:
     @property
     def embedding_text(self) -> str:
         """What semantic search embeds for this product."""
-        return f"{self.name}. {self.description}"
+        return product_text(self.name, self.description)
 
 
 def category_id(name: str) -> uuid.UUID:

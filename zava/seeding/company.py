@@ -6,9 +6,8 @@ import csv
 import uuid
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
-SEED_DIR = Path(__file__).resolve().parents[2] / "seed"
+from zava.bundled import SEED_DIR
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,6 @@ class Period:
     start: dt.date
     end: dt.date
 
-    @property
-    def days(self) -> int:
-        """How many days the period covers."""
-        return (self.end - self.start).days
-
 
 def add_months(day: dt.date, months: int) -> dt.date:
     index = day.year * 12 + day.month - 1 + months
