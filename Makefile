@@ -29,11 +29,13 @@ demo: $(VENV)/.installed-app
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check zava tests benchmarks
 	$(BIN)/mypy zava tests/unit
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check zava tests benchmarks
 	$(BIN)/mypy zava tests/unit
+	$(BIN)/lint-imports --no-cache
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.seed_load --size workshop
