@@ -23,7 +23,6 @@ from zava.embeddings.factory import create_embedder
 from zava.provision import bootstrap, migrations
 from zava.provision.embedded import EmbeddedCluster, start_cluster, stop_cluster
 
-SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
 TEMPLATE = "zava_template"
 _database_numbers = itertools.count(1)
 
@@ -96,13 +95,6 @@ async def app_engine(database: EmbeddedCluster, settings: Settings) -> AsyncIter
     engine = create_engine(database.app_url, settings)
     yield engine
     await engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def attacks() -> list[str]:
-    """The hostile queries of ``shared/security/attacks.txt``."""
-    lines = (SHARED_DIR / "security" / "attacks.txt").read_text().splitlines()
-    return [line for line in lines if line.strip() and not line.startswith("#")]
 
 
 SEED_END_DATE = datetime.datetime.now(datetime.UTC).date()

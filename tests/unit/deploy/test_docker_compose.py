@@ -1,0 +1,120 @@
+"""docker-compose.yml and the Dockerfile, checked by reading (Docker does not run here):
+images, ports, healthchecks, start order, every environment variable a real setting,
+and every `zava` command line accepted by the real CLI."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+
+from zava.cli import main
+from zava.config import Settings
+
+ROOT = Path(__file__).resolve().parents[3]
+COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, Any] = COMPOSE["services"]
+
+
+def setting_names() -> set[str]:
+    """Every environment variable Settings reads."""
+    names: set[str] = set()
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        choices = getattr(alias, "choices", None)
+        names.update(choices if choices else [f"ZAVA_{name.upper()}"])
+    return names
+
+
+def parse_cli(args: list[str]) -> dict[str, Any]:
+    """Parse ``zava <args>`` with the real CLI without running it: every option of every
+    command level, merged. Raises click.UsageError for anything the CLI would refuse."""
+    assert args[0] == "zava", args
+    command: click.Command = main
+    ctx = main.make_context("zava", args[1:])
+    params = dict(ctx.params)
+    while isinstance(command, click.Group) and [*ctx._protected_args, *ctx.args]:
+        name, sub, rest = command.resolve_command(ctx, [*ctx._protected_args, *ctx.args])
+        assert sub is not None and name is not None
+        ctx = sub.make_context(name, rest, parent=ctx)
+        params.update(ctx.params)
+        command = sub
+    return params
+
+
+def commands(service: dict[str, Any]) -> list[list[str]]:
+    """The `zava` command lines a service runs (a `sh -c` script split at `&&`)."""
+    command = service["command"]
+    if command[:2] == ["sh", "-c"]:
+        return [shlex.split(part) for part in command[2].split("&&")]
+    return [command]
+
+
+def test_images_and_build() -> None:
+    assert SERVICES["db"]["image"].startswith("pgvector/pgvector:pg1")
+    assert SERVICES["redis"]["image"].startswith("redis:")
+    assert SERVICES["server"]["build"] == "." and SERVICES["migrate"]["build"] == "."
+    assert "pgdata:/var/lib/postgresql/data" in SERVICES["db"]["volumes"]
+    assert "pgdata" in COMPOSE["volumes"]
+
+
+def test_start_order_and_health() -> None:
+    assert SERVICES["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
+    assert SERVICES["server"]["depends_on"]["migrate"]["condition"] == \
+        "service_completed_successfully"
+    assert SERVICES["server"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert "pg_isready" in " ".join(SERVICES["db"]["healthcheck"]["test"])
+    assert "ping" in " ".join(SERVICES["redis"]["healthcheck"]["test"])
+    assert "/ready" in " ".join(SERVICES["server"]["healthcheck"]["test"])
+    assert SERVICES["migrate"]["restart"] == "no"
+
+
+@pytest.mark.parametrize("service", ["migrate", "server"])
+def test_environment_names_are_real_settings(service: str) -> None:
+    unknown = set(SERVICES[service]["environment"]) - setting_names()
+    assert not unknown, f"{service} sets variables Zava does not read: {unknown}"
+    Settings.model_validate({})  # the settings themselves still load
+
+
+@pytest.mark.parametrize("service", ["migrate", "server"])
+def test_commands_parse_with_the_cli(service: str) -> None:
+    for line in commands(SERVICES[service]):
+        parse_cli(line)
+
+
+def test_the_migration_job_migrates_grants_and_seeds_once() -> None:
+    lines = [" ".join(line) for line in commands(SERVICES["migrate"])]
+    assert lines == ["zava db upgrade", "zava db grant-login zava_app",
+                     "zava seed --size workshop --if-empty"]
+    seed = parse_cli(commands(SERVICES["migrate"])[2])
+    assert seed["if_empty"] is True and seed["size"] == "workshop"
+    env = SERVICES["migrate"]["environment"]
+    assert "zava_admin" in env["ZAVA_ADMIN_DATABASE_URL"]
+    assert "zava_app" in env["DATABASE_URL"]
+
+
+def test_the_server_listens_where_it_is_published_with_a_mounted_token_file() -> None:
+    server = SERVICES["server"]
+    (line,) = commands(server)
+    params = parse_cli(line)
+    assert params["transport"] == "http" and params["host"] == "0.0.0.0"
+    published = server["ports"][0].rsplit(":", 1)[1]
+    assert int(published) == params["port"]
+    assert not params["trust_identity_header"]
+    token_file = server["environment"]["ZAVA_TOKEN_FILE"]
+    assert any(volume.split(":")[1] == token_file for volume in server["volumes"])
+    assert server["environment"]["ZAVA_REDIS_URL"].startswith("redis://redis:6379")
+    assert str(params["port"]) in " ".join(server["healthcheck"]["test"])
+
+
+def test_the_dockerfile_default_command_parses() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    cmd = next(line for line in dockerfile.splitlines() if line.startswith("CMD "))
+    params = parse_cli(json.loads(cmd.removeprefix("CMD ")))
+    assert params["transport"] == "http"
+    assert "torch==2.13.0" in dockerfile and "HF_HUB_OFFLINE=1" in dockerfile
