@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     rls_user: UUID | None = Field(default=None, description="The stdio caller's manager id.")
     token_file: Path | None = Field(default=None, description="Hashed bearer tokens (HTTP).")
     tokens: str | None = Field(default=None, description="Inline '<manager id> <sha256>' pairs.")
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="HTTP: the bearer token /metrics requires; unset, /metrics answers "
+                    "loopback clients only.")
     allow_privileged_login: bool = Field(
         default=False,
         description="Serve even if the login is superuser, BYPASSRLS, owner or writer "
@@ -105,7 +109,18 @@ class Settings(BaseSettings):
     lock_timeout_ms: int = Field(default=2_000, ge=10)
     idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=100)
     max_rows: int = Field(default=500, ge=1, le=100_000)
-    max_result_bytes: int = Field(default=1_000_000, ge=1_000)
+    max_result_bytes: int = Field(
+        default=1_000_000, ge=1_000,
+        description="JSON bytes one free-form query may return; cut inside PostgreSQL.")
+    max_result_depth: int = Field(
+        default=32, ge=1, le=100, description="How deeply a returned value may nest.")
+    max_query_cost: float = Field(
+        default=100_000_000, ge=0,
+        description="Free SQL whose planner cost estimate is above this is refused before "
+                    "it runs (0 = no cost gate).")
+    work_mem: str = Field(
+        default="16MB", pattern=r"^[1-9][0-9]{0,6}(kB|MB|GB)$",
+        description="work_mem of every read transaction (sorts and hashes spill above it).")
     application_name: str = "zava"
 
     read_replica_urls: Annotated[list[str], NoDecode] = Field(

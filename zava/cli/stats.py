@@ -79,10 +79,13 @@ def summarise(exposition: str) -> str:
 @click.option("--url", default="http://127.0.0.1:8000", show_default=True,
               help="The HTTP server (zava serve --transport http).")
 @click.option("--raw", is_flag=True, help="Print the Prometheus exposition text as is.")
-def stats(url: str, raw: bool) -> None:
+@click.option("--token", envvar="ZAVA_METRICS_TOKEN",
+              help="The server's metrics token (ZAVA_METRICS_TOKEN), if it has one.")
+def stats(url: str, raw: bool, token: str | None) -> None:
     """Show a running HTTP server's metrics: calls, errors, latency, caches, pool."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = httpx.get(f"{url.rstrip('/')}/metrics", timeout=5)
+        response = httpx.get(f"{url.rstrip('/')}/metrics", timeout=5, headers=headers)
         response.raise_for_status()
     except httpx.HTTPError as exc:
         raise click.ClickException(

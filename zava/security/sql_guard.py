@@ -12,6 +12,7 @@ type hold the struct directly, so the checks key on field names found in any str
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -28,6 +29,12 @@ __all__ = ["FunctionCatalog", "GuardedQuery", "SqlGuard", "load_function_catalog
 
 SCHEMA = "retail"
 MAX_QUERY_CHARS = 100_000
+INLINE_CHECK_CHARS = 4_096
+"""Queries up to this size are checked on the event loop (under a millisecond)."""
+MAX_NODES = 60_000
+"""Parse-tree nodes one query may have: the guard's work (and memory) is bounded."""
+MAX_WITH_DEPTH = 32
+"""How deeply WITH clauses may nest (each level adds a step to every table lookup)."""
 _SCHEMA_HINT = "query the retail tables (call get_multiple_table_schemas to see them)"
 _READ_ONLY = "Zava queries are read-only and run as the caller"
 
@@ -102,10 +109,36 @@ def _names(nodes: object) -> list[str]:
 
 
 @dataclass(frozen=True, slots=True)
+class _Ctes:
+    """The CTE names in scope, as a chain of WITH clauses: in each, the names defined
+    before position ``visible`` (a CTE sees the ones before it; the rest of the statement
+    sees all of them). Made in O(1) per CTE, so a WITH of n CTEs costs O(n), not O(n^2)."""
+
+    positions: dict[str, int]
+    visible: int
+    parent: _Ctes | None
+    depth: int
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        scope: _Ctes | None = self
+        while scope is not None:
+            position = scope.positions.get(name)
+            if position is not None and position < scope.visible:
+                return True
+            scope = scope.parent
+        return False
+
+
+_NO_CTES = _Ctes({}, 0, None, 0)
+
+
+@dataclass(frozen=True, slots=True)
 class _Scope:
     """A stack marker: from here on, the CTE names in scope are ``ctes``."""
 
-    ctes: frozenset[str]
+    ctes: _Ctes
 
 
 class _Walk:
@@ -119,11 +152,17 @@ class _Walk:
     def run(self, root: dict[str, Any]) -> None:
         """Walk the tree depth-first. The CTE names in scope change only at a WITH, so
         the stack holds plain nodes, and a ``_Scope`` marker where the scope changes."""
-        ctes: frozenset[str] = frozenset()
+        ctes = _NO_CTES
         stack: list[object] = [root]
         push, pop = stack.append, stack.pop
+        nodes = 0
         while stack:
             value = pop()
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise QueryRejectedError(
+                    f"the query has more than {MAX_NODES:,} parts; simplify it (fewer "
+                    "expressions, CTEs or UNIONs)")
             if type(value) is not dict:
                 if type(value) is _Scope:
                     ctes = value.ctes
@@ -163,20 +202,27 @@ class _Walk:
                 f"inside a query ({_READ_ONLY})")
         raise QueryRejectedError(f"{kind} is not supported in queries; write a plain SELECT")
 
-    def with_clause(self, clause: dict[str, Any], ctes: frozenset[str],
-                    push: Callable[[object], None]) -> frozenset[str]:
+    def with_clause(self, clause: dict[str, Any], ctes: _Ctes,
+                    push: Callable[[object], None]) -> _Ctes:
         """Queue the CTEs, each seeing the names before it (all of them if RECURSIVE);
         return the names the rest of the statement sees."""
+        if ctes.depth >= MAX_WITH_DEPTH:
+            raise QueryRejectedError(
+                f"WITH clauses are nested more than {MAX_WITH_DEPTH} deep; flatten them")
         entries = clause.get("ctes") or []
-        names = [str(entry.get("CommonTableExpr", {}).get("ctename", "")) for entry in entries]
+        positions: dict[str, int] = {}
+        for index, entry in enumerate(entries):
+            positions.setdefault(str(entry.get("CommonTableExpr", {}).get("ctename", "")), index)
+        everything = _Ctes(positions, len(entries), ctes, ctes.depth + 1)
         recursive = bool(clause.get("recursive"))
         for index, entry in enumerate(entries):
             push(_Scope(ctes))
             push(entry)
-            push(_Scope(ctes | frozenset(names if recursive else names[:index])))
-        return ctes | frozenset(names)
+            push(_Scope(everything if recursive
+                        else _Ctes(positions, index, ctes, ctes.depth + 1)))
+        return everything
 
-    def struct(self, body: dict[str, Any], ctes: frozenset[str]) -> None:
+    def struct(self, body: dict[str, Any], ctes: _Ctes) -> None:
         """Check the fields of one struct (``ctes``: the CTE names in scope)."""
         if "intoClause" in body:
             raise QueryRejectedError(_REFUSED_KINDS["IntoClause"])
@@ -205,7 +251,7 @@ class _Walk:
             raise QueryRejectedError(f"function {_ident(parts[-1])} is not allowed in queries; "
                                      f"{_READ_ONLY}")
 
-    def relation(self, var: dict[str, Any], ctes: frozenset[str]) -> None:
+    def relation(self, var: dict[str, Any], ctes: _Ctes) -> None:
         name, schema = str(var["relname"]), var.get("schemaname")
         if schema is None and name in ctes:
             return
@@ -266,9 +312,21 @@ def _parse(sql: str) -> list[dict[str, Any]]:
     return statements
 
 
+def _turns_off(option: dict[str, Any]) -> bool:
+    """True for an EXPLAIN option set to a false boolean (off, false, no, 0)."""
+    arg = option.get("arg") or {}
+    if "Integer" in arg:
+        return not arg["Integer"].get("ival", 0)
+    text = str(arg.get("String", {}).get("sval", "true")).lower()
+    return text in ("off", "false", "no", "0")
+
+
 def _explained_select(explain: dict[str, Any]) -> dict[str, Any]:
+    costs_off = False
     for option in explain.get("options") or []:
         name = str(option.get("DefElem", {}).get("defname", "")).lower()
+        if name == "costs":
+            costs_off = _turns_off(option["DefElem"])
         if name in ("analyze", "analyse"):
             raise QueryRejectedError("EXPLAIN ANALYZE is not allowed; use EXPLAIN without "
                                      "ANALYZE (it runs the query)")
@@ -278,13 +336,19 @@ def _explained_select(explain: dict[str, Any]) -> dict[str, Any]:
     query: dict[str, Any] = explain.get("query") or {}
     if "SelectStmt" not in query:
         raise QueryRejectedError("only EXPLAIN of a SELECT is allowed")
+    if not costs_off:
+        # Cost and row estimates come from statistics over every store's rows: they would
+        # tell one manager another store's volumes.
+        raise QueryRejectedError("EXPLAIN must turn costs off here: write EXPLAIN "
+                                 "(COSTS OFF) SELECT ..., or call explain_sales_query")
     return query
 
 
 class SqlGuard:
     """Accepts or rejects free-form SQL. ``check`` is cached per exact text (an LRU of
-    ``cache_size`` entries, queries up to ``cache_max_chars``); not thread-safe, as the
-    server runs it on one event loop."""
+    ``cache_size`` entries, queries up to ``cache_max_chars``); ``check_async`` runs the
+    check of a long query in a worker thread, so it never stalls the event loop. The work
+    is linear in the query's size and bounded (``MAX_NODES``, ``MAX_WITH_DEPTH``)."""
 
     def __init__(self, catalog: FunctionCatalog, readable_tables: Iterable[str], *,
                  max_chars: int = MAX_QUERY_CHARS, cache_size: int = 2048,
@@ -294,6 +358,12 @@ class SqlGuard:
         self.max_chars = max_chars
         self._cache: Lru[str, GuardedQuery | str] = Lru(cache_size)
         self._cache_max_chars = cache_max_chars
+
+    async def check_async(self, sql: str) -> GuardedQuery:
+        """``check``, in a worker thread when ``sql`` is long enough to take a while."""
+        if len(sql) <= INLINE_CHECK_CHARS:
+            return self.check(sql)
+        return await asyncio.to_thread(self.check, sql)
 
     def check(self, sql: str) -> GuardedQuery:
         """The accepted query, or ``QueryRejectedError`` saying what to change."""

@@ -1,10 +1,13 @@
 """Streamable HTTP: bearer-token auth, DNS-rebinding protection, /health, /ready and
-/metrics (Prometheus; unauthenticated like /health: do not expose it publicly)."""
+/metrics (Prometheus). Every route answers only the allowed ``Host`` names, like /mcp;
+/metrics requires ``ZAVA_METRICS_TOKEN`` when it is set and otherwise answers loopback
+clients only: its counters (cache hits by namespace) must not reach tenants."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import ipaddress
 import signal
 from collections.abc import Iterator
@@ -13,6 +16,7 @@ import uvicorn
 from loguru import logger
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -74,13 +78,25 @@ async def serve_http(
                                  validate_token_resource=False),
         }
     server = build_server(runtime, identity, **options)
+    security = transport_security(host, port, allowed_hosts)
+    own_hosts = frozenset(security.allowed_hosts)
+
+    def foreign_host(request: Request) -> JSONResponse | None:
+        """A 421 for a request addressed to a name this server does not answer to."""
+        if request.headers.get("host", "") in own_hosts:
+            return None
+        return JSONResponse({"error": "misdirected request: unknown Host"}, status_code=421)
 
     @server.custom_route("/health", methods=["GET"])  # type: ignore[untyped-decorator]
-    async def health(_: Request) -> JSONResponse:
+    async def health(request: Request) -> JSONResponse:
+        if refused := foreign_host(request):
+            return refused
         return JSONResponse({"status": "ok", "uptime_s": round(runtime.uptime_s, 1)})
 
     @server.custom_route("/ready", methods=["GET"])  # type: ignore[untyped-decorator]
-    async def ready(_: Request) -> JSONResponse:
+    async def ready(request: Request) -> JSONResponse:
+        if refused := foreign_host(request):
+            return refused
         replicas = {"replicas": runtime.replicas.status()} if runtime.replicas else {}
         health = await check_database(runtime.engine)
         if not health.reachable:
@@ -94,11 +110,13 @@ async def serve_http(
         return JSONResponse({"status": "ready", "migrations": health.current, **replicas})
 
     @server.custom_route("/metrics", methods=["GET"])  # type: ignore[untyped-decorator]
-    async def metrics(_: Request) -> Response:
+    async def metrics(request: Request) -> Response:
+        if refused := foreign_host(request) or metrics_refusal(request, settings.metrics_token):
+            return refused
         return Response(runtime.metrics.exposition(), media_type=CONTENT_TYPE)
 
     app = server.streamable_http_app(
-        host=host, transport_security=transport_security(host, port, allowed_hosts))
+        host=host, transport_security=security)
     config = uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="on",
                             access_log=False, timeout_graceful_shutdown=5)
     server_process = _GracefulServer(config)
@@ -108,6 +126,24 @@ async def serve_http(
     logger.info("serving MCP on http://{}:{}/mcp", host, port)
     await server_process.serve()
     logger.info("HTTP server stopped")
+
+
+def metrics_refusal(request: Request, token: SecretStr | None) -> JSONResponse | None:
+    """Why ``request`` may not read /metrics (None when it may): the configured bearer
+    token is required; without one, only a loopback client is answered."""
+    if token is not None:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+            return None
+        return JSONResponse({"error": "/metrics needs the metrics token: "
+                                      "Authorization: Bearer <ZAVA_METRICS_TOKEN>"},
+                            status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    client = request.client.host if request.client else ""
+    if is_loopback(client):
+        return None
+    return JSONResponse({"error": "/metrics answers loopback clients only; set "
+                                  "ZAVA_METRICS_TOKEN to scrape it from elsewhere"},
+                        status_code=403)
 
 
 class _GracefulServer(uvicorn.Server):

@@ -1,14 +1,16 @@
-"""Resources (schema overview, one per table, the caller's stores) and prompts."""
+"""Resources (schema overview, one per table, the caller's stores) and prompts.
+
+Resources are JSON with ``<``, ``>`` and ``&`` escaped inside strings (``untrusted_json``):
+the data parses back unchanged, and no database text in it can pass for a fence tag."""
 
 from __future__ import annotations
-
-import json
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.prompts.base import UserMessage
 
 from zava.server import cached_results
 from zava.server.calls import call_as
+from zava.server.rendering import untrusted_json
 from zava.server.state import ServerState
 from zava.services import analytics
 
@@ -21,21 +23,21 @@ def register(server: MCPServer[ServerState], state: ServerState) -> None:
     async def schema_overview() -> str:
         async with call_as(state, None, "resource:schema") as call:
             schemas = await cached_results.table_schemas(call, [])
-        return schemas.model_dump_json()
+        return untrusted_json(schemas.model_dump(mode="json"))
 
     @server.resource("zava://schema/{table}", mime_type="application/json",
                      description="One retail table: columns, types, keys")
     async def table_schema(table: str) -> str:
         async with call_as(state, None, "resource:table") as call:
             schemas = await cached_results.table_schemas(call, [table])
-        return schemas.tables[0].model_dump_json()
+        return untrusted_json(schemas.tables[0].model_dump(mode="json"))
 
     @server.resource("zava://stores", mime_type="application/json",
                      description="The stores you may see")
     async def my_stores() -> str:
         async with call_as(state, None, "resource:stores") as call:
             stores = await analytics.visible_stores(call.unit())
-        return json.dumps([{"name": s.name, "location": s.location, "region": s.region,
+        return untrusted_json([{"name": s.name, "location": s.location, "region": s.region,
                             "is_online": s.is_online} for s in stores])
 
     @server.prompt(title="Store performance review")

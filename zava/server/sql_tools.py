@@ -12,6 +12,7 @@ from zava.provision import migrations
 from zava.repositories.queries import QueryResult
 from zava.server import cached_results, renderers
 from zava.server.calls import ToolCall, tool_call
+from zava.server.rendering import fence
 from zava.server.state import ServerState, ToolContext
 from zava.services.queries import QueryLimits, run_query
 from zava.services.reports import TableSchemas
@@ -41,6 +42,8 @@ async def _run(call: ToolCall, sql: str, *, max_rows: int) -> QueryResult:
     settings = call.runtime.settings
     limits = QueryLimits(max_rows=max_rows, max_bytes=settings.max_result_bytes,
                          slow_query_ms=settings.slow_query_ms,
+                         max_cost=settings.max_query_cost,
+                         max_depth=settings.max_result_depth,
                          log_query_text=settings.log_queries)
     result = await run_query(call.unit(), call.runtime.guard, sql, limits)
     if result.slow:
@@ -101,11 +104,13 @@ def register(server: MCPServer[ServerState]) -> None:
             min_length=1, max_length=MAX_QUERY_CHARS)],
         ctx: ToolContext,
     ) -> Annotated[CallToolResult, QueryPlan]:
-        """Show PostgreSQL's estimated plan for a SELECT without running it, to check
-        that a heavy query will use indexes before calling execute_sales_query."""
+        """Show PostgreSQL's plan for a SELECT without running it, to check that a heavy
+        query will use indexes before calling execute_sales_query. The plan shows its
+        shape (scans, joins, indexes) without cost or row estimates: those come from
+        statistics over every store, not only yours."""
         async with tool_call(ctx, "explain_sales_query") as call:
-            sql = f"EXPLAIN {postgresql_query}"
+            sql = f"EXPLAIN (COSTS OFF) {postgresql_query}"
             call.record_query(sql)
             result = await _run(call, sql, max_rows=1000)
             plan = QueryPlan(plan=[str(row[0]) for row in result.rows])
-            return call.respond(plan, "\n".join(plan.plan))
+            return call.respond(plan, fence("\n".join(plan.plan)))

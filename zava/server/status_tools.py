@@ -21,14 +21,13 @@ class CurrentDate(BaseModel):
 
 
 class Health(BaseModel):
-    """Whether the server can answer: database, migrations, embedder."""
+    """Whether the server can answer: database, migrations, embedder. Counters (cache hits
+    and the like) are for operators at /metrics: across tenants they would be an oracle."""
 
     status: str = Field(description="ok or degraded")
     database: str
     migrations: str
     embedder: str
-    embedding_cache_hits: int
-    uptime_s: float
 
 
 def register(server: MCPServer[ServerState]) -> None:
@@ -49,6 +48,4 @@ def register(server: MCPServer[ServerState]) -> None:
         embedder = runtime.embedder
         return Health(status="ok" if health.ok else "degraded", database=database,
                       migrations=health.migrations_text(),
-                      embedder=f"{embedder.model_name} ({embedder.dimension} dims)",
-                      embedding_cache_hits=embedder.hits,
-                      uptime_s=round(runtime.uptime_s, 1))
+                      embedder=f"{embedder.model_name} ({embedder.dimension} dims)")

@@ -1,5 +1,6 @@
-"""Free SQL as a use case: guard the text, run it in the caller's unit of work with row
-and byte caps, and log it with its plan's top line when it was slow."""
+"""Free SQL as a use case: guard the text, refuse it when the planner expects it to be far
+too costly, run it in the caller's unit of work with row and byte caps, and log it with
+its plan's top line when it was slow."""
 
 from __future__ import annotations
 
@@ -8,18 +9,28 @@ from dataclasses import dataclass
 
 from loguru import logger
 
+from zava.errors import ZavaError
 from zava.repositories.queries import QueryResult
 from zava.security.sql_guard import SqlGuard
 from zava.services.unit_of_work import UnitOfWork
 
 
+class QueryTooCostlyError(ZavaError):
+    """The planner's estimate is above the budget: the query never starts."""
+
+    code = "query_too_costly"
+
+
 @dataclass(frozen=True)
 class QueryLimits:
-    """What one free-form query may return and when it counts as slow."""
+    """What one free-form query may cost and return, and when it counts as slow."""
 
     max_rows: int
     max_bytes: int
     slow_query_ms: float
+    max_cost: float = 0.0
+    """The planner cost above which a query is refused (0: no gate)."""
+    max_depth: int = 32
     log_query_text: bool = False
     """Put the query's text in the slow-query line (``--log-queries``)."""
 
@@ -31,12 +42,22 @@ def query_hash(sql: str) -> str:
 
 async def run_query(uow: UnitOfWork, guard: SqlGuard, sql: str,
                     limits: QueryLimits) -> QueryResult:
-    """Guard ``sql`` (no connection is taken for a rejected query), run it in ``uow``,
-    and log one warning with the plan's top line when it took ``slow_query_ms`` or more."""
-    guarded = guard.check(sql)
+    """Guard ``sql`` (no connection is taken for a rejected query), gate it on the
+    planner's estimate, run it in ``uow``, and log one warning with the plan's top line
+    when it took ``slow_query_ms`` or more."""
+    guarded = await guard.check_async(sql)
     async with uow:
+        if limits.max_cost and await uow.queries.estimated_cost(guarded) > limits.max_cost:
+            # The estimate itself is not shown: planner statistics count every store's
+            # rows, and the number would tell a manager about the others' volumes.
+            raise QueryTooCostlyError(
+                f"the planner expects this query to cost far more than the budget "
+                f"(ZAVA_MAX_QUERY_COST={limits.max_cost:g}), so it was not started; "
+                "filter it (a date range on order_date, a store, a category), aggregate "
+                "(GROUP BY with count/sum instead of raw rows), or avoid a join without a "
+                "condition")
         result = await uow.queries.run(guarded, max_rows=limits.max_rows,
-                                       max_bytes=limits.max_bytes)
+                                       max_bytes=limits.max_bytes, max_depth=limits.max_depth)
         if result.elapsed_ms >= limits.slow_query_ms:
             plan = await uow.queries.plan_top_line(guarded)
             _log_slow_query(sql, result.elapsed_ms, plan, limits)
