@@ -185,6 +185,13 @@ class QueryRepository:
                            rows=[[str(r[0])] for r in records[:max_rows]],
                            truncated=len(records) > max_rows, elapsed_ms=elapsed_ms)
 
+    async def plan(self, query: GuardedQuery) -> list[str]:
+        """The plan of the SELECT ``query``, without cost or row estimates."""
+        connection = await self._driver()
+        with translate_errors():
+            statement = await connection.prepare(f"EXPLAIN (COSTS OFF) {query.sql}", name="")
+            return [str(row[0]) for row in await statement.fetch()]
+
     async def estimated_cost(self, query: GuardedQuery) -> float:
         """The planner's total cost estimate for ``query`` (EXPLAIN, nothing is run)."""
         if query.is_explain:

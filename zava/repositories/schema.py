@@ -6,7 +6,11 @@ migrated schema), so describing a table costs no query.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql.base import PGDialect
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zava.db.models import SCHEMA, Base
@@ -33,13 +37,19 @@ TABLE_DESCRIPTIONS = {
 """The tables a caller can query, with what a model needs to know about each."""
 
 
+_NEW_DIALECT: Callable[[], Dialect] = PGDialect
+_POSTGRESQL = _NEW_DIALECT()
+"""Types are described as PostgreSQL names them (the generic compiler says char(32) for
+a uuid)."""
+
+
 def _describe(table: Table) -> TableInfo:
     columns = []
     for column in table.columns:
         targets = [f"{fk.column.table.fullname}.{fk.column.name}" for fk in column.foreign_keys]
         columns.append(ColumnInfo(
             name=column.name,
-            data_type=column.type.compile().lower(),
+            data_type=column.type.compile(dialect=_POSTGRESQL).lower(),
             nullable=bool(column.nullable),
             primary_key=column.primary_key,
             references=targets[0] if targets else None,

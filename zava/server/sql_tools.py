@@ -14,7 +14,7 @@ from zava.server import cached_results, renderers
 from zava.server.calls import ToolCall, tool_call
 from zava.server.rendering import fence
 from zava.server.state import ServerState, ToolContext
-from zava.services.queries import QueryLimits, run_query
+from zava.services.queries import QueryLimits, explain_query, run_query
 from zava.services.reports import TableSchemas
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
@@ -37,15 +37,18 @@ class QueryPlan(BaseModel):
     plan: list[str]
 
 
+def _limits(call: ToolCall, *, max_rows: int) -> QueryLimits:
+    settings = call.runtime.settings
+    return QueryLimits(max_rows=max_rows, max_bytes=settings.max_result_bytes,
+                       slow_query_ms=settings.slow_query_ms, max_cost=settings.max_query_cost,
+                       max_depth=settings.max_result_depth,
+                       log_query_text=settings.log_queries)
+
+
 async def _run(call: ToolCall, sql: str, *, max_rows: int) -> QueryResult:
     """The free-SQL use case for this call's caller, with the audit facts recorded."""
-    settings = call.runtime.settings
-    limits = QueryLimits(max_rows=max_rows, max_bytes=settings.max_result_bytes,
-                         slow_query_ms=settings.slow_query_ms,
-                         max_cost=settings.max_query_cost,
-                         max_depth=settings.max_result_depth,
-                         log_query_text=settings.log_queries)
-    result = await run_query(call.unit(), call.runtime.guard, sql, limits)
+    result = await run_query(call.unit(), call.runtime.guard, sql,
+                             _limits(call, max_rows=max_rows))
     if result.slow:
         call.runtime.metrics.slow_queries.inc()
     call.rows = result.row_count
@@ -109,8 +112,8 @@ def register(server: MCPServer[ServerState]) -> None:
         shape (scans, joins, indexes) without cost or row estimates: those come from
         statistics over every store, not only yours."""
         async with tool_call(ctx, "explain_sales_query") as call:
-            sql = f"EXPLAIN (COSTS OFF) {postgresql_query}"
-            call.record_query(sql)
-            result = await _run(call, sql, max_rows=1000)
-            plan = QueryPlan(plan=[str(row[0]) for row in result.rows])
+            call.record_query(postgresql_query)
+            plan = QueryPlan(plan=await explain_query(call.unit(), call.runtime.guard,
+                                                      postgresql_query))
+            call.rows = len(plan.plan)
             return call.respond(plan, fence("\n".join(plan.plan)))

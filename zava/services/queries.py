@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from loguru import logger
 
-from zava.errors import ZavaError
+from zava.errors import QueryRejectedError, ZavaError
 from zava.repositories.queries import QueryResult
 from zava.security.sql_guard import SqlGuard
 from zava.services.unit_of_work import UnitOfWork
@@ -63,6 +63,16 @@ async def run_query(uow: UnitOfWork, guard: SqlGuard, sql: str,
             _log_slow_query(sql, result.elapsed_ms, plan, limits)
             result.slow = True
     return result
+
+
+async def explain_query(uow: UnitOfWork, guard: SqlGuard, sql: str) -> list[str]:
+    """PostgreSQL's plan for the SELECT ``sql`` without running it, and without cost or
+    row estimates (statistics count every store's rows)."""
+    guarded = await guard.check_async(sql)
+    if guarded.is_explain:
+        raise QueryRejectedError("pass the SELECT itself, without EXPLAIN")
+    async with uow:
+        return await uow.queries.plan(guarded)
 
 
 def _log_slow_query(sql: str, elapsed_ms: float, plan: str, limits: QueryLimits) -> None:
