@@ -1,6 +1,7 @@
 """A fake unit of work for service tests: the repositories' interfaces answering from
 plain lists, no database. Each fake subclasses the repository it stands for, so mypy
-checks that the signatures still match."""
+checks that the signatures still match, and fails a call made while the unit is not
+entered (services enter the unit they are given: ``async with uow:``)."""
 
 from __future__ import annotations
 
@@ -35,18 +36,31 @@ def store(name: str) -> StoreInfo:
 StoreIds = Collection[uuid.UUID] | None
 
 
+class Gate:
+    """Open while the fake unit of work is entered."""
+
+    def __init__(self) -> None:
+        self.open = False
+
+    def check(self, call: str) -> None:
+        assert self.open, f"{call} was called outside `async with uow:`"
+
+
 class FakeStores(StoreRepository):
-    def __init__(self, stores: list[StoreInfo]) -> None:
+    def __init__(self, stores: list[StoreInfo], gate: Gate) -> None:
         self.stores = stores
+        self.gate = gate
 
     async def visible(self) -> list[StoreInfo]:
+        self.gate.check("stores.visible")
         return list(self.stores)
 
 
 class FakeSales(SalesRepository):
     """Figures keyed by period start; records what it was asked."""
 
-    def __init__(self) -> None:
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
         self.by_store_figures: dict[dt.date, list[SalesFigures]] = {}
         self.category_figures: dict[dt.date, list[tuple[str, SalesFigures]]] = {}
         self.months: list[MonthlySales] = []
@@ -55,50 +69,64 @@ class FakeSales(SalesRepository):
 
     async def by_store(self, start: dt.date, end: dt.date,
                        store_ids: StoreIds = None) -> list[SalesFigures]:
+        self.gate.check("sales.by_store")
         self.calls.append(("by_store", (start, end, store_ids)))
         return self.by_store_figures.get(start, [])
 
     async def by_store_and_category(self, start: dt.date, end: dt.date,
                                     store_ids: StoreIds = None) -> list[tuple[str, SalesFigures]]:
+        self.gate.check("sales.by_store_and_category")
+        self.calls.append(("by_store_and_category", (start, end, store_ids)))
         return self.category_figures.get(start, [])
 
     async def monthly(self, start: dt.date, end: dt.date,
                       store_ids: StoreIds = None) -> list[MonthlySales]:
+        self.gate.check("sales.monthly")
         self.calls.append(("monthly", (start, end, store_ids)))
         return [m for m in self.months if start <= m.month < end]
 
     async def top_products(self, start: dt.date, end: dt.date, *, limit: int = 10,
                            store_ids: StoreIds = None,
                            category: str | None = None) -> list[ProductSales]:
+        self.gate.check("sales.top_products")
         self.calls.append(("top_products", (start, end, limit, store_ids, category)))
         return self.top[:limit]
 
     async def order_years(self) -> list[int]:
+        self.gate.check("sales.order_years")
         return [2024, 2025]
 
 
 class FakeCustomers(CustomerRepository):
-    def __init__(self) -> None:
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
         self.counts: list[CustomerCounts] = []
 
     async def activity(self, start: dt.date, end: dt.date) -> list[CustomerCounts]:
+        self.gate.check("customers.activity")
         return self.counts
 
 
 class FakeInventory(InventoryRepository):
-    def __init__(self) -> None:
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
         self.levels: list[StockLevel] = []
+        self.calls: list[tuple[int, int, StoreIds, str | None]] = []
 
     async def low_stock(self, *, below: int, limit: int = 50, store_ids: StoreIds = None,
                         category: str | None = None) -> list[StockLevel]:
+        self.gate.check("inventory.low_stock")
+        self.calls.append((below, limit, store_ids, category))
         return [s for s in self.levels if s.stock_level < below][:limit]
 
 
 class FakeProducts(ProductRepository):
-    def __init__(self) -> None:
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
         self.category_names = ["Garden & Outdoor", "Power Tools"]
 
     async def categories(self) -> list[str]:
+        self.gate.check("products.categories")
         return list(self.category_names)
 
 
@@ -119,24 +147,32 @@ class FakeUnitOfWork:
     how often it was entered and whether it is open now."""
 
     def __init__(self, stores: list[StoreInfo]) -> None:
-        self.stores = FakeStores(stores)
-        self.sales = FakeSales()
-        self.customers = FakeCustomers()
-        self.inventory = FakeInventory()
-        self.products = FakeProducts()
+        self.gate = Gate()
+        self.stores = FakeStores(stores, self.gate)
+        self.sales = FakeSales(self.gate)
+        self.customers = FakeCustomers(self.gate)
+        self.inventory = FakeInventory(self.gate)
+        self.products = FakeProducts(self.gate)
         self.schema = FakeSchema()
         self.queries = FakeQueries()
         self.entered = 0
-        self.open = False
+        self.exits: list[type[BaseException] | None] = []
+        """The exception type each exit saw (None for a clean exit)."""
+
+    @property
+    def open(self) -> bool:
+        return self.gate.open
 
     async def __aenter__(self) -> Self:
+        assert not self.gate.open, "the unit was entered twice"
         self.entered += 1
-        self.open = True
+        self.gate.open = True
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.open = False
+        self.gate.open = False
+        self.exits.append(exc_type)
 
 
 def figures(key: str, revenue: str, orders: int = 10, units: int = 20,
