@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import uuid
 
 import click
 
@@ -78,9 +79,16 @@ def db_sql(ctx: click.Context, revision_range: str) -> None:
 
 @db.command("grant-login")
 @click.argument("role")
+@click.option("--manager", type=click.UUID,
+              help="Bind ROLE to this manager: it can act as nobody else, even with plain "
+                   "SQL (created with a random password if it does not exist).")
 @click.pass_context
-def db_grant_login(ctx: click.Context, role: str) -> None:
-    """Let the login ROLE become the reader roles (and nothing else); run as the admin."""
+def db_grant_login(ctx: click.Context, role: str, manager: uuid.UUID | None) -> None:
+    """Let the login ROLE become the reader roles (and nothing else); run as the admin.
+
+    A server whose login stays on the server (HTTP) can use one login for every manager.
+    When managers run `zava serve` themselves against a shared database, give each a login
+    bound with --manager: whoever holds it sees only that manager's stores."""
     from zava.provision.bootstrap import grant_reader
     from zava.provision.target import open_target
 
@@ -88,8 +96,14 @@ def db_grant_login(ctx: click.Context, role: str) -> None:
 
     async def work() -> None:
         target = await open_target(settings, migrate_embedded=False)
-        await grant_reader(target.admin_url, role)
+        password = await grant_reader(target.admin_url, role, manager=manager)
         click.echo(f"{role} may now SET ROLE {' / '.join(READER_ROLES)}", err=True)
+        if manager is not None:
+            click.echo(f"{role} is bound to manager {manager}: it can act as nobody else",
+                       err=True)
+        if password is not None:
+            click.echo(f"created login {role}; its password (shown once):", err=True)
+            click.echo(password)
 
     run_async(ctx, work)
 

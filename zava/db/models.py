@@ -99,6 +99,21 @@ class ManagerStore(Base):
     )
 
 
+class ManagerLogin(Base):
+    """A database login bound to one manager (``zava db grant-login --manager``): a session
+    of that login acts as that manager whatever ``app.current_rls_user_id`` says."""
+
+    __tablename__ = "manager_logins"
+    __table_args__ = {
+        "comment": "Database logins bound to one manager: such a session acts as that "
+                   "manager only"}
+
+    login: Mapped[str] = mapped_column(Text, primary_key=True)
+    manager_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("managers.manager_id", ondelete="CASCADE"), index=True
+    )
+
+
 class Customer(Base):
     """A customer with a home store."""
 

@@ -44,10 +44,12 @@ _ENTER = (
     "set_config('statement_timeout', '{statement_timeout}', true), "
     "set_config('lock_timeout', '{lock_timeout}', true), "
     "set_config('idle_in_transaction_session_timeout', '{idle_timeout}', true), "
+    "set_config('work_mem', '{work_mem}', true), "
     "set_config('search_path', 'retail, public', true); "
     "SELECT set_config('role', retail.caller_reader_role(), true)"
 )
 _UNKNOWN_CALLER = "28000"
+_BOUND_LOGIN = "ZV001"  # retail.current_manager_id(): a bound login claimed another id
 
 
 async def _driver(connection: AsyncConnection) -> Any:
@@ -190,6 +192,7 @@ class Transaction:
             statement_timeout=int(settings.statement_timeout_ms),
             lock_timeout=int(settings.lock_timeout_ms),
             idle_timeout=int(settings.idle_in_transaction_timeout_ms),
+            work_mem=settings.work_mem,  # validated: digits and a unit, nothing else
         )
         try:
             with translate_errors():
@@ -197,11 +200,17 @@ class Transaction:
         except BaseException as exc:
             if not driver.is_closed() and driver.is_in_transaction():
                 await driver.execute("ROLLBACK")
-            if getattr(exc.__cause__, "sqlstate", None) == _UNKNOWN_CALLER:
+            sqlstate = getattr(exc.__cause__, "sqlstate", None)
+            if sqlstate == _UNKNOWN_CALLER:
                 raise AuthorizationError(
                     f"unknown caller {self._caller}: no manager has this id; "
                     "use the id of a store manager, regional manager or head office"
                 ) from exc
+            if sqlstate == _BOUND_LOGIN:
+                raise AuthorizationError(
+                    "this database login is bound to one manager (zava db grant-login "
+                    f"--manager) and may not act as {self._caller}: start the server with "
+                    "that manager's id as --rls-user") from exc
             raise
 
     async def __aexit__(

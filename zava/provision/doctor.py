@@ -10,9 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from zava.config import Settings, mask_database_url
 from zava.db.engine import create_engine
-from zava.db.roles import READER_ROLES
 from zava.provision import migrations
-from zava.provision.health import DatabaseHealth, revision_as_reader
+from zava.provision.health import (
+    DatabaseHealth,
+    grant_login_hint,
+    revision_as_reader,
+    roles_out_of_reach,
+)
 from zava.provision.login_role import inspect_login_role
 from zava.provision.target import DatabaseTarget
 from zava.repositories.products import ProductRepository
@@ -73,19 +77,10 @@ async def _server_checks(connection: AsyncConnection, settings: Settings) -> lis
                             "(e.g. the pgvector/pgvector image)"))
 
     role = await inspect_login_role(connection)
-    # The rest is read the way the server reads: as each reader role it switches to.
-    for reader in READER_ROLES:
-        try:
-            async with connection.begin_nested():
-                await connection.execute(text(f"SET LOCAL ROLE {reader}"))
-        except Exception:
-            checks.append(Check(
-                "reader role", Status.FAIL,
-                f"{role.login} cannot SET ROLE {reader}, which the server needs: run "
-                f"`zava db upgrade`, then `zava db grant-login {role.login}` (grants "
-                f"{' and '.join(READER_ROLES)})",
-            ))
-            return checks
+    # The rest is read the way the server reads: as the reader roles it switches to.
+    if missing := await roles_out_of_reach(connection):
+        checks.append(Check("reader role", Status.FAIL, grant_login_hint(role.login, missing)))
+        return checks
     health = DatabaseHealth(migrations.head_revision(), await revision_as_reader(connection))
     if health.at_head:
         checks.append(Check("migrations", Status.OK, f"at head ({health.head})"))

@@ -13,7 +13,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from zava.db.roles import READER_ROLE
+from zava.db.roles import READER_ROLE, READER_ROLES
 from zava.errors import ConfigurationError
 from zava.provision import migrations
 from zava.provision.login_role import inspect_login_role
@@ -63,6 +63,25 @@ class DatabaseHealth:
         return None
 
 
+async def roles_out_of_reach(connection: AsyncConnection) -> list[str]:
+    """The reader roles this login cannot ``SET ROLE`` to (the server switches to both)."""
+    missing = []
+    for role in READER_ROLES:
+        try:
+            async with connection.begin_nested():
+                await connection.execute(text(f"SET LOCAL ROLE {role}"))
+        except sa_exc.DBAPIError:
+            missing.append(role)
+    return missing
+
+
+def grant_login_hint(login: str, missing: list[str]) -> str:
+    """What to run when ``login`` cannot become the ``missing`` reader roles."""
+    return (f"{login} cannot SET ROLE {' or '.join(missing)}, which the server needs: run "
+            f"`zava db upgrade`, then `zava db grant-login {login}` as the admin (grants "
+            f"{' and '.join(READER_ROLES)})")
+
+
 async def revision_as_reader(connection: AsyncConnection) -> str | None:
     """The revision the database reports, read as the reader role (what serving needs)."""
     await connection.execute(text(f"SET LOCAL ROLE {READER_ROLE}"))
@@ -101,6 +120,8 @@ async def require_servable(connection: AsyncConnection, *, allow_privileged_logi
             )
         logger.warning("serving as privileged login {} ({}); every query still runs as {}",
                        role.login, problems, READER_ROLE)
+    if missing := await roles_out_of_reach(connection):
+        raise ConfigurationError(grant_login_hint(role.login, missing))
     health = DatabaseHealth(migrations.head_revision(), await revision_as_reader(connection))
     if not health.at_head:
         raise ConfigurationError(str(health.problem()))
