@@ -13,11 +13,28 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
 from zava.errors import ConfigurationError
+
+SCOPES = ("store", "region", "head_office")
+"""How far a manager sees: one store or a few, a region, every store."""
+
+
+class ShareLimits(BaseModel):
+    """One scope's fair share per caller (0 turns a limit off)."""
+
+    concurrency: int = Field(default=4, ge=0, description="Calls in flight at once.")
+    rate_per_s: float = Field(default=20.0, ge=0, description="Sustained calls per second.")
+    burst: int = Field(default=40, ge=1, description="Calls allowed at once above the rate.")
+
+
+def default_limits() -> dict[str, ShareLimits]:
+    """Store managers get fewer parallel calls than those who see many stores."""
+    return {"store": ShareLimits(concurrency=4), "region": ShareLimits(concurrency=6),
+            "head_office": ShareLimits(concurrency=8)}
 
 _ASYNC_DRIVER = "postgresql+asyncpg"
 
@@ -118,6 +135,11 @@ class Settings(BaseSettings):
         default=100_000_000, ge=0,
         description="Free SQL whose planner cost estimate is above this is refused before "
                     "it runs (0 = no cost gate).")
+    caller_limits: dict[str, ShareLimits] = Field(
+        default_factory=default_limits,
+        description="Per scope (store, region, head_office): calls one caller may have in "
+                    "flight and per second, as JSON, e.g. "
+                    '\'{"store": {"concurrency": 2, "rate_per_s": 5, "burst": 10}}\'')
     work_mem: str = Field(
         default="16MB", pattern=r"^[1-9][0-9]{0,6}(kB|MB|GB)$",
         description="work_mem of every read transaction (sorts and hashes spill above it).")
@@ -147,6 +169,15 @@ class Settings(BaseSettings):
         default=False, description="Put full query text in the logs (never by default).")
     slow_query_ms: float = Field(
         default=1000.0, ge=0, description="Queries slower than this are logged with their plan.")
+
+    @field_validator("caller_limits")
+    @classmethod
+    def _known_scopes(cls, value: dict[str, ShareLimits]) -> dict[str, ShareLimits]:
+        unknown = set(value) - set(SCOPES)
+        if unknown:
+            raise ValueError(f"unknown scope {sorted(unknown)[0]!r} in ZAVA_CALLER_LIMITS; "
+                             f"use {', '.join(SCOPES)}")
+        return {**default_limits(), **value}
 
     @field_validator("database_url", "admin_database_url")
     @classmethod

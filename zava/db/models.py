@@ -104,9 +104,10 @@ class ManagerLogin(Base):
     of that login acts as that manager whatever ``app.current_rls_user_id`` says."""
 
     __tablename__ = "manager_logins"
-    __table_args__ = {
-        "comment": "Database logins bound to one manager: such a session acts as that "
-                   "manager only"}
+    __table_args__ = (
+        {"comment": "Database logins bound to one manager: such a session acts as that "
+                    "manager only"},
+    )
 
     login: Mapped[str] = mapped_column(Text, primary_key=True)
     manager_id: Mapped[uuid.UUID] = mapped_column(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zava.db.errors import translate_errors
@@ -15,6 +15,12 @@ class StoreRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    async def caller_scope(self) -> str:
+        """store, region or head_office (``retail.current_manager_scope()``)."""
+        with translate_errors():
+            scope = await self._session.scalar(select(func.retail.current_manager_scope()))
+        return str(scope or "store")
 
     async def visible(self) -> list[StoreInfo]:
         """The caller's stores, by name."""

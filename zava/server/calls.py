@@ -76,7 +76,8 @@ async def call_as(state: ServerState, ctx: ToolContext | None,
     outcome = "ok"
     try:
         with logger.contextualize(trace_id=call.trace_id):
-            yield call
+            async with state.runtime.admitted(caller):
+                yield call
     except ZavaError as exc:
         outcome = exc.code
         raise ToolError(f"{exc.code}: {exc.message}") from exc

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from zava.cache.lru import Lru
 from zava.cache.results import ResultCache, create_backend
 from zava.config import Settings
 from zava.db.engine import create_engine
@@ -29,6 +30,8 @@ from zava.provision.health import require_servable
 from zava.provision.target import DatabaseTarget, open_target
 from zava.repositories.schema import TABLE_DESCRIPTIONS
 from zava.security.sql_guard import SqlGuard, load_function_catalog
+from zava.server.fair_share import FairShare
+from zava.services import analytics
 from zava.services.unit_of_work import SqlAlchemyUnitOfWork, UnitOfWorkFactory
 
 
@@ -44,8 +47,22 @@ class Runtime:
     embedder: CachedEmbedder
     metrics: Metrics
     cache: ResultCache
+    fair_share: FairShare
     started: float = field(default_factory=time.monotonic)
+    scopes: Lru[uuid.UUID, str] = field(default_factory=lambda: Lru(10_000))
+    """Each caller's scope (store, region, head_office), looked up once."""
     replicas: ReplicaRouter | None = None
+
+    @asynccontextmanager
+    async def admitted(self, caller: uuid.UUID) -> AsyncIterator[None]:
+        """Run the body as one call of ``caller`` within their fair share (their scope's
+        limits; ``RateLimitedError`` when over)."""
+        scope = self.scopes.get(caller)
+        if scope is None:
+            scope = await analytics.caller_scope(self.unit(caller))
+            self.scopes.put(caller, scope)
+        async with self.fair_share.admitted(caller, scope):
+            yield
 
     def unit(self, caller: uuid.UUID) -> SqlAlchemyUnitOfWork:
         """A read unit of work for ``caller`` (a manager id), not yet entered."""
@@ -82,6 +99,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     target = await open_target(settings)
     engine = create_engine(target.app_url, settings)
     cache = ResultCache(create_backend(settings), settings.cache_prefix)
+    fair_share = FairShare(settings.caller_limits, redis_url=settings.redis_url,
+                           prefix=settings.cache_prefix,
+                           stale_after_s=settings.statement_timeout_ms / 1000 * 2 + 10)
     embedder = create_embedder(settings, cache.backend if settings.redis_url else None)
     try:
         guard = await _load_guard(engine, settings)
@@ -91,10 +111,12 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             yield Runtime(settings=settings, target=target, engine=engine, units=units,
                           guard=guard, embedder=embedder,
                           metrics=Metrics(engine, units.queue, embedder, cache), cache=cache,
+                          fair_share=fair_share,
                           replicas=replicas)
     finally:
         await embedder.aclose()
         await cache.aclose()
+        await fair_share.aclose()
         await engine.dispose()
         if target.embedded is not None:
             stop_cluster(settings.data_dir)

@@ -56,6 +56,12 @@ def _ids(stores: list[StoreInfo]) -> list[uuid.UUID]:
     return [s.store_id for s in stores]
 
 
+async def caller_scope(uow: UnitOfWork) -> str:
+    """store, region or head_office: how far the caller sees."""
+    async with uow:
+        return await uow.stores.caller_scope()
+
+
 async def visible_stores(uow: UnitOfWork) -> list[StoreInfo]:
     """The caller's stores, by name."""
     async with uow:

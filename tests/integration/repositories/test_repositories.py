@@ -69,20 +69,20 @@ async def test_sales_by_category_and_top_products(
     manager: company.ManagerDef,
 ) -> None:
     by_category = await admin_rows(seeded_admin_engine, f"""
-        SELECT c.name, sum(i.total_amount) FROM retail.order_items i
-        JOIN retail.orders o USING (store_id, order_id)
+        SELECT s.name, c.name, sum(i.total_amount) FROM retail.order_items i
+        JOIN retail.orders o USING (store_id, order_id) JOIN retail.stores s USING (store_id)
         JOIN retail.products p USING (product_id) JOIN retail.categories c USING (category_id)
         WHERE o.store_id = ANY(:ids) AND {COUNTED}
-        GROUP BY c.name ORDER BY 2 DESC, 1""", ids=ids(manager))
+        GROUP BY s.name, c.name ORDER BY 1, 3 DESC, 2""", ids=ids(manager))
     top = await admin_rows(seeded_admin_engine, f"""
         SELECT p.sku, sum(i.total_amount) FROM retail.order_items i
         JOIN retail.orders o USING (store_id, order_id) JOIN retail.products p USING (product_id)
         WHERE o.store_id = ANY(:ids) AND {COUNTED}
         GROUP BY p.sku ORDER BY 2 DESC, 1 LIMIT 5""", ids=ids(manager))
     async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, manager.manager_id) as uow:
-        categories = await uow.sales.by_category(*ALL_TIME)
+        categories = await uow.sales.by_store_and_category(*ALL_TIME)
         products = await uow.sales.top_products(*ALL_TIME, limit=5)
-    assert [(f.key, f.revenue) for f in categories] == by_category
+    assert [(store, f.key, f.revenue) for store, f in categories] == by_category
     assert [(p.sku, p.revenue) for p in products] == top
 
 
@@ -147,15 +147,11 @@ async def test_products_catalog_and_similarity(
         "WHERE product_id = :id", id=product_id)
     embedding = [float(x) for x in str(vector).strip("[]").split(",")]
     async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, company.SEATTLE_MANAGER_ID) as uow:
-        by_sku = await uow.products.by_sku(str(sku).lower())
-        by_id = await uow.products.get(product_id)  # type: ignore[arg-type]
         categories = await uow.products.categories()
-        in_category = await uow.products.by_category(categories[0].upper())
         matches = await uow.products.similar(embedding, min_similarity=0.3, limit=5)
-    assert by_sku == by_id and by_sku is not None and by_sku.sku == sku
-    assert len(categories) >= 5 and in_category
-    assert all(p.category == categories[0] for p in in_category)
-    assert matches[0].product.sku == sku and matches[0].similarity == pytest.approx(1, abs=1e-3)
+    assert len(categories) >= 5 and categories == sorted(categories)
+    by_sku = matches[0].product
+    assert by_sku.sku == sku and matches[0].similarity == pytest.approx(1, abs=1e-3)
     assert all(m.similarity >= 0.3 for m in matches)
     assert by_sku.gross_margin_percent == ((by_sku.base_price - by_sku.cost) * 100
                                            / by_sku.base_price).quantize(Decimal("0.01"))
