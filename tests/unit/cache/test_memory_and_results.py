@@ -4,7 +4,7 @@ cache's keys and counts, and the Redis backend's outage handling on a fake clien
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from loguru import logger
@@ -211,7 +211,7 @@ def test_redis_urls_are_masked_for_logs(url: str, masked: str) -> None:
 class FakeRedis:
     """``redis.asyncio.Redis`` as far as the backend uses it; fails while ``down``."""
 
-    instances: list[FakeRedis] = []
+    instances: ClassVar[list[FakeRedis]] = []
 
     def __init__(self) -> None:
         self.down = False

@@ -95,7 +95,7 @@ def test_a_malformed_entry_is_named_by_number(text: str, entry: int) -> None:
 
 def test_an_entry_with_a_bad_manager_id_is_refused() -> None:
     with pytest.raises(ConfigurationError,
-                       match="^ZAVA_TOKENS entry 1: the manager id is not a UUID$"):
+                       match=r"^ZAVA_TOKENS entry 1: the manager id is not a UUID$"):
         TokenStore.parse(f"seattle {HASH}", source="ZAVA_TOKENS")
 
 

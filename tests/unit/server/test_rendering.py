@@ -42,7 +42,7 @@ def tags(text: str) -> list[str]:
 
 
 def test_a_fence_wraps_the_body_with_a_random_marker() -> None:
-    marker, body = parts(fence("Seattle | 12.00"))
+    _, body = parts(fence("Seattle | 12.00"))
     assert body == "Seattle | 12.00"
     assert len({parts(fence("x"))[0] for _ in range(20)}) > 1  # not a constant
 
