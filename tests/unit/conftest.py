@@ -1,6 +1,7 @@
 """The unit layer needs no database and no service: a test here that asks for one of the
 session fixtures that start the embedded PostgreSQL, clone databases, load the model or
-make the cluster's data directory fails before it runs."""
+make the cluster's data directory fails before it runs (the check goes by name: do not
+give a unit-test fixture one of these names)."""
 
 from __future__ import annotations
 

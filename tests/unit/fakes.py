@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 from types import TracebackType
 from typing import Self
@@ -19,6 +19,8 @@ from zava.repositories.queries import QueryRepository
 from zava.repositories.results import (
     CustomerCounts,
     MonthlySales,
+    ProductInfo,
+    ProductMatch,
     ProductSales,
     SalesFigures,
     StockLevel,
@@ -111,6 +113,7 @@ class FakeInventory(InventoryRepository):
     def __init__(self, gate: Gate) -> None:
         self.gate = gate
         self.levels: list[StockLevel] = []
+        self.on_hand: dict[uuid.UUID, int] = {}
         self.calls: list[tuple[int, int, StoreIds, str | None]] = []
 
     async def low_stock(self, *, below: int, limit: int = 50, store_ids: StoreIds = None,
@@ -119,15 +122,44 @@ class FakeInventory(InventoryRepository):
         self.calls.append((below, limit, store_ids, category))
         return [s for s in self.levels if s.stock_level < below][:limit]
 
+    async def units_on_hand(self, product_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
+        self.gate.check("inventory.units_on_hand")
+        return {p: n for p, n in self.on_hand.items() if p in set(product_ids)}
+
 
 class FakeProducts(ProductRepository):
+    """Categories, the recorded embedding space, and search answers set by the test."""
+
     def __init__(self, gate: Gate) -> None:
         self.gate = gate
         self.category_names = ["Garden & Outdoor", "Power Tools"]
+        self.space: tuple[str, int] | None = ("fake-model", 4)
+        self.matches: list[ProductMatch] = []
+        self.calls: list[tuple[str, object]] = []
 
     async def categories(self) -> list[str]:
         self.gate.check("products.categories")
         return list(self.category_names)
+
+    async def embedding_space(self) -> tuple[str, int] | None:
+        self.gate.check("products.embedding_space")
+        self.calls.append(("embedding_space", None))
+        return self.space
+
+    async def similar(self, embedding: Sequence[float], *, min_similarity: float,
+                      limit: int) -> list[ProductMatch]:
+        self.gate.check("products.similar")
+        self.calls.append(("similar", (list(embedding), min_similarity, limit)))
+        return [m for m in self.matches if m.similarity >= min_similarity][:limit]
+
+    async def fused(self, query: str, embedding: Sequence[float] | None, *,
+                    min_similarity: float, limit: int, candidates: int = 50, rrf_k: int = 60,
+                    vector_weight: float = 2.0) -> list[ProductMatch]:
+        self.gate.check("products.fused")
+        self.calls.append(("fused", (query, None if embedding is None else list(embedding),
+                                     min_similarity, limit)))
+        return [m for m in self.matches
+                if m.lexical_match or m.similarity >= min_similarity][:limit]
 
 
 class FakeSchema(SchemaRepository):
@@ -178,3 +210,8 @@ class FakeUnitOfWork:
 def figures(key: str, revenue: str, orders: int = 10, units: int = 20,
             profit: str = "0") -> SalesFigures:
     return SalesFigures(key, Decimal(revenue), orders, units, Decimal(profit))
+
+
+def product(sku: str, name: str = "Cordless drill", price: str = "99.00") -> ProductInfo:
+    return ProductInfo(uuid.uuid5(uuid.NAMESPACE_DNS, sku), sku, name, "Power Tools", "Drills",
+                       Decimal("40.00"), Decimal(price), Decimal("59.60"), f"A {name.lower()}")
