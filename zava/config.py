@@ -140,6 +140,10 @@ class Settings(BaseSettings):
         description="Per scope (store, region, head_office): calls one caller may have in "
                     "flight and per second, as JSON, e.g. "
                     '\'{"store": {"concurrency": 2, "rate_per_s": 5, "burst": 10}}\'')
+    caller_max_wait_s: float = Field(
+        default=5.0, ge=0,
+        description="How long a call over its caller's share waits for a slot before "
+                    "rate_limited (waiting holds no connection).")
     work_mem: str = Field(
         default="16MB", pattern=r"^[1-9][0-9]{0,6}(kB|MB|GB)$",
         description="work_mem of every read transaction (sorts and hashes spill above it).")

@@ -32,6 +32,10 @@ DATA_TABLES = ("stores", "managers", "manager_stores", "categories", "product_ty
                "product_description_embeddings")
 """Every table the seed fills, in dependency order (``embedding_space`` is configuration)."""
 
+LOGINS = "manager_logins"
+LOGINS_TABLE = f"retail.{LOGINS}"
+"""Logins bound to a manager: kept across ``--replace`` (they reference managers)."""
+
 REFERENCED = ("customers", "orders")
 """Large tables that later tables' foreign keys check, analysed after their first chunk."""
 
@@ -102,13 +106,20 @@ async def load_dataset(url: str, generator: DatasetGenerator, *, replace: bool =
             await connection.execute(
                 "LOCK TABLE " + ", ".join(f"retail.{t}" for t in DATA_TABLES)
                 + " IN SHARE ROW EXCLUSIVE MODE")
+            kept_logins = False
             if await _has_data(connection):
                 if not replace:
                     raise ValidationError(
                         "the database already has retail data; rerun with --replace to empty "
                         "and reload it (in one transaction)")
+                # Logins bound to managers (zava db grant-login --manager) are not seed
+                # data: they are kept, and restored for the managers the new data has.
                 await connection.execute(
-                    "TRUNCATE " + ", ".join(f"retail.{t}" for t in DATA_TABLES))
+                    f"CREATE TEMP TABLE kept_logins ON COMMIT DROP AS "
+                    f"SELECT login, manager_id FROM {LOGINS_TABLE}")
+                kept_logins = True
+                await connection.execute(
+                    "TRUNCATE " + ", ".join(f"retail.{t}" for t in (*DATA_TABLES, LOGINS)))
             with TableProgress(quiet) as progress:
                 async with Prefetch(generator.tables(), depth=1) as ahead:
                     async for rows in ahead:
@@ -127,6 +138,11 @@ async def load_dataset(url: str, generator: DatasetGenerator, *, replace: bool =
                             time.perf_counter() - copy_started)
                 progress.advance("product_description_embeddings", embedded, embedded)
                 progress.finish()
+            if kept_logins:
+                await connection.execute(
+                    f"INSERT INTO {LOGINS_TABLE} (login, manager_id) SELECT k.login, "
+                    "k.manager_id FROM pg_temp.kept_logins AS k "
+                    "JOIN retail.managers AS m USING (manager_id)")
             await rebuild_vector_index(connection, embedded)
             for table in DATA_TABLES:
                 await connection.execute(f"ANALYZE retail.{table}")

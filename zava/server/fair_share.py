@@ -1,16 +1,18 @@
 """Fair shares between tenants: per-caller limits on calls in flight and calls per second.
 
 One manager flooding the server must not take every pooled connection from the others.
-Each call is admitted first: a caller over their concurrency limit, or out of rate tokens
-(a token bucket: ``rate_per_s`` sustained, ``burst`` at once), gets ``rate_limited`` with
-a retry-after the model can act on, before any connection is taken. Limits are set per
-manager scope (store, region, head office). With Redis configured the counts are shared by
-every process (one atomic script per admission); while Redis is down each process counts
-for itself, so a Redis outage never refuses calls.
+Each call is admitted first, before any connection is taken: a caller over their
+concurrency limit, or out of rate tokens (a token bucket: ``rate_per_s`` sustained,
+``burst`` at once), waits for a slot without holding anything, for at most
+``max_wait_s``; then gets ``rate_limited`` with a retry-after the model can act on.
+Limits are set per manager scope (store, region, head office). With Redis configured the
+counts are shared by every process (one atomic script per admission); while Redis is
+down each process counts for itself, so a Redis outage never refuses calls.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 import uuid
@@ -36,6 +38,10 @@ class RateLimitedError(ZavaError):
         self.retry_after_s = retry_after_s
 
 
+CONCURRENCY_RETRY_S = 0.5
+"""The retry-after given for a full set of calls in flight (their ends are unknown)."""
+
+
 @dataclass
 class _Bucket:
     tokens: float
@@ -50,9 +56,9 @@ class LocalShares:
     buckets: dict[uuid.UUID, _Bucket] = field(default_factory=dict)
 
     def acquire(self, caller: uuid.UUID, limits: ShareLimits, now: float) -> float:
-        """0 when admitted (and counted), else seconds to wait."""
+        """0 when admitted (and counted), else seconds to wait (a guess for a slot)."""
         if limits.concurrency and self.in_flight.get(caller, 0) >= limits.concurrency:
-            return 0.5
+            return CONCURRENCY_RETRY_S
         if limits.rate_per_s:
             bucket = self.buckets.setdefault(caller, _Bucket(limits.burst, now))
             bucket.tokens = min(limits.burst,
@@ -74,13 +80,14 @@ class LocalShares:
 
 
 # KEYS: in-flight sorted set, bucket hash. ARGV: now (s), call id, stale after (s),
-# concurrency, rate per s, burst. Returns 0 when admitted, else milliseconds to wait.
+# concurrency, rate per s, burst, the wait for a slot (ms). Returns 0 when admitted, else
+# milliseconds to wait.
 _ADMIT = """
 local now = tonumber(ARGV[1])
 local concurrency, rate, burst = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]))
 if concurrency > 0 and redis.call('ZCARD', KEYS[1]) >= concurrency then
-  return 500
+  return tonumber(ARGV[7])
 end
 if rate > 0 then
   local state = redis.call('HMGET', KEYS[2], 'tokens', 'stamp')
@@ -101,17 +108,23 @@ return 0
 """
 
 
+_POLL_S = 0.02
+"""How often a waiting call looks for a free slot."""
+
+
 class FairShare:
     """Admits tool calls per caller and scope; shared through Redis when given one."""
 
     def __init__(self, limits: dict[str, ShareLimits], *, redis_url: str | None = None,
-                 prefix: str = "zava", stale_after_s: float = 120.0) -> None:
+                 prefix: str = "zava", stale_after_s: float = 120.0,
+                 max_wait_s: float = 5.0) -> None:
         self.limits = limits
+        self.max_wait_s = max_wait_s
         self.local = LocalShares()
         self._redis: Any = Redis.from_url(redis_url, socket_timeout=0.25,
                                           socket_connect_timeout=0.25) if redis_url else None
         self._script: Any = self._redis.register_script(_ADMIT) if self._redis else None
-        self._prefix = f"{prefix}:v1:share"
+        self._prefix = f"{prefix}-share:v1"
         self._stale_after_s = stale_after_s
         self._redis_down_until = 0.0
 
@@ -124,13 +137,19 @@ class FairShare:
         """Run the body as one admitted call of ``caller``; ``RateLimitedError`` if over."""
         limits = self.limits_for(scope)
         call_id = uuid.uuid4().hex
-        shared = await self._acquire_shared(caller, limits, call_id)
-        if shared is None:  # no Redis, or Redis is down: this process counts alone
-            wait = self.local.acquire(caller, limits, time.monotonic())
-            if wait:
+        deadline = time.monotonic() + self.max_wait_s
+        while True:
+            shared = await self._acquire_shared(caller, limits, call_id)
+            if shared is None:  # no Redis, or Redis is down: this process counts alone
+                wait = self.local.acquire(caller, limits, time.monotonic())
+            else:
+                wait = shared
+            if not wait:
+                break
+            if time.monotonic() + min(wait, _POLL_S) > deadline:
                 raise _refusal(limits, wait)
-        elif shared:
-            raise _refusal(limits, shared)
+            # A slot frees when a call ends: look again soon; a token comes at a known time.
+            await asyncio.sleep(min(wait, _POLL_S))
         try:
             yield
         finally:
@@ -147,7 +166,7 @@ class FairShare:
             waited = await self._script(
                 keys=[f"{self._prefix}:{caller}:in_flight", f"{self._prefix}:{caller}:bucket"],
                 args=[time.time(), call_id, self._stale_after_s, limits.concurrency,
-                      limits.rate_per_s, limits.burst])
+                      limits.rate_per_s, limits.burst, int(CONCURRENCY_RETRY_S * 1000)])
         except Exception as exc:  # Redis down: count locally, try again in a while
             self._redis_failed(exc)
             return None
@@ -161,7 +180,7 @@ class FairShare:
 
     def _redis_failed(self, exc: Exception) -> None:
         if time.monotonic() >= self._redis_down_until:
-            logger.warning("fair shares: Redis unavailable ({}); counting per process",
+            logger.warning("fair shares: cannot reach Redis ({}); counting per process",
                            type(exc).__name__)
         self._redis_down_until = time.monotonic() + 5.0
 

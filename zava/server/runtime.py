@@ -101,7 +101,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     cache = ResultCache(create_backend(settings), settings.cache_prefix)
     fair_share = FairShare(settings.caller_limits, redis_url=settings.redis_url,
                            prefix=settings.cache_prefix,
-                           stale_after_s=settings.statement_timeout_ms / 1000 * 2 + 10)
+                           stale_after_s=settings.statement_timeout_ms / 1000 * 2 + 10,
+                           max_wait_s=settings.caller_max_wait_s)
     embedder = create_embedder(settings, cache.backend if settings.redis_url else None)
     try:
         guard = await _load_guard(engine, settings)

@@ -67,13 +67,14 @@ async def search_products(
     text = " ".join(query.split())
     if not text:
         raise ValidationError("query_description is empty; describe the product you need")
-    # The question is embedded before the unit is entered: no connection is held while
-    # the model runs.
-    vector = None if mode == "lexical" else (await embedder.embed([text]))[0]
     minimum = similarity_threshold_percent / 100
     async with uow:
-        if vector is not None:
+        vector = None
+        if mode != "lexical":
+            # The recorded space is checked before the model runs: a mismatch costs no
+            # model call (nor, for a remote provider, an API request).
             await check_embedding_space(uow, embedder)
+            (vector,) = await embedder.embed([text])
         if mode == "vector":
             assert vector is not None
             matches = await uow.products.similar(vector, min_similarity=minimum,

@@ -89,6 +89,24 @@ async def test_existing_data_is_refused_unless_replaced(empty: EmbeddedCluster) 
     assert after["order_items"] != before["order_items"]  # the other seed's rows
 
 
+async def test_replacing_keeps_logins_bound_to_managers(empty: EmbeddedCluster) -> None:
+    # A bound login references its manager: --replace used to fail on the foreign key.
+    from zava.seeding import company
+
+    await load_dataset(empty.admin_url, tiny(3), quiet=True)
+    connection = await asyncpg.connect(asyncpg_dsn(empty.admin_url))
+    try:
+        await connection.execute(
+            "INSERT INTO retail.manager_logins VALUES ('mgr_seattle', $1)",
+            company.SEATTLE_MANAGER_ID)
+        await load_dataset(empty.admin_url, tiny(4), replace=True, quiet=True)
+        bound = await connection.fetch("SELECT login, manager_id FROM retail.manager_logins")
+    finally:
+        await connection.close()
+    assert [(r["login"], r["manager_id"]) for r in bound] == [
+        ("mgr_seattle", company.SEATTLE_MANAGER_ID)]
+
+
 class FailingGenerator(DatasetGenerator):
     """Fails after the first chunk of orders is loaded."""
 
