@@ -24,15 +24,17 @@ async def prefix() -> AsyncIterator[str]:
     name = f"zava-test-share-{uuid.uuid4().hex[:8]}"
     yield name
     client = redis.asyncio.Redis.from_url(REDIS_URL)
-    keys = [k async for k in client.scan_iter(f"{name}:*")]
+    keys = [k async for k in client.scan_iter(f"{name}*")]
     if keys:
         await client.delete(*keys)
     await client.aclose()
 
 
 def pair(prefix: str, limits: ShareLimits, **options: float) -> tuple[FairShare, FairShare]:
-    """Two instances, as two server processes would have, on one Redis."""
+    """Two instances, as two server processes would have, on one Redis; by default a call
+    over the share is refused at once (no wait for a slot)."""
     configured = {**default_limits(), "store": limits}
+    options.setdefault("max_wait_s", 0)
     return (FairShare(configured, redis_url=REDIS_URL, prefix=prefix, **options),
             FairShare(configured, redis_url=REDIS_URL, prefix=prefix, **options))
 
@@ -113,6 +115,38 @@ async def test_two_instances_share_one_callers_rate(prefix: str) -> None:
         await second.aclose()
 
 
+async def test_a_call_waits_for_a_slot_freed_by_the_other_instance(prefix: str) -> None:
+    first, second = pair(prefix, ShareLimits(concurrency=1, rate_per_s=0, burst=1),
+                         max_wait_s=60)
+    caller = uuid.uuid4()
+    release = asyncio.Event()
+    order: list[str] = []
+
+    async def hold() -> None:
+        async with first.admitted(caller, "store"):
+            order.append("first in")
+            await release.wait()
+        order.append("first out")
+
+    async def wait_for_slot() -> None:
+        async with second.admitted(caller, "store"):
+            order.append("second in")
+
+    try:
+        holder = asyncio.create_task(hold())
+        while not order:
+            await asyncio.sleep(0.01)
+        waiter = asyncio.create_task(wait_for_slot())
+        await asyncio.sleep(0.2)  # several polls of Redis, all refused
+        assert order == ["first in"] and not waiter.done()
+        release.set()
+        await asyncio.gather(holder, waiter)
+        assert order == ["first in", "first out", "second in"]
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
 async def test_a_crashed_processes_calls_expire(prefix: str) -> None:
     first, second = pair(prefix, ShareLimits(concurrency=1, rate_per_s=0, burst=1),
                          stale_after_s=0.5)
@@ -137,8 +171,10 @@ async def test_a_crashed_processes_calls_expire(prefix: str) -> None:
 async def test_an_unreachable_redis_counts_per_process_without_errors() -> None:
     limits = {**default_limits(),
               "store": ShareLimits(concurrency=1, rate_per_s=0.001, burst=3)}
-    first = FairShare(limits, redis_url=CLOSED_PORT_URL, prefix="zava-test-down")
-    second = FairShare(limits, redis_url=CLOSED_PORT_URL, prefix="zava-test-down")
+    first = FairShare(limits, redis_url=CLOSED_PORT_URL, prefix="zava-test-down",
+                      max_wait_s=0)
+    second = FairShare(limits, redis_url=CLOSED_PORT_URL, prefix="zava-test-down",
+                       max_wait_s=0)
     caller = uuid.uuid4()
     try:
         async with first.admitted(caller, "store"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from contextlib import AsyncExitStack
+from types import SimpleNamespace
 
 import pydantic
 import pytest
@@ -20,24 +21,34 @@ BOB = uuid.UUID("00000000-0000-4000-8000-00000000000b")
 
 
 class Clock:
-    """A monotonic clock the test moves by hand."""
+    """The module's clock, moved by hand or by its waits (which take no real time)."""
 
     def __init__(self) -> None:
         self.now = 1000.0
+        self.sleeps: list[float] = []
 
     def __call__(self) -> float:
         return self.now
 
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
+
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """``time`` and ``asyncio.sleep`` of the fair-share module only (the event loop keeps
+    its own clock)."""
     fake = Clock()
-    monkeypatch.setattr(fair_share.time, "monotonic", fake)
+    monkeypatch.setattr(fair_share, "time", SimpleNamespace(monotonic=fake, time=fake))
+    monkeypatch.setattr(fair_share, "asyncio", SimpleNamespace(sleep=fake.sleep))
     return fake
 
 
-def shares(**limits: ShareLimits) -> FairShare:
-    return FairShare({**default_limits(), **limits})
+def shares(max_wait_s: float = 0, **limits: ShareLimits) -> FairShare:
+    """A share without Redis; by default a call over it is refused at once."""
+    return FairShare({**default_limits(), **limits}, max_wait_s=max_wait_s)
 
 
 # LocalShares: the arithmetic, with explicit times.
@@ -230,7 +241,8 @@ async def test_concurrent_tasks_never_exceed_the_limit(clock: Clock) -> None:
 async def test_limits_follow_the_scope(clock: Clock) -> None:
     share = FairShare({"store": ShareLimits(concurrency=1, rate_per_s=0, burst=1),
                        "region": ShareLimits(concurrency=2, rate_per_s=0, burst=1),
-                       "head_office": ShareLimits(concurrency=3, rate_per_s=0, burst=1)})
+                       "head_office": ShareLimits(concurrency=3, rate_per_s=0, burst=1)},
+                      max_wait_s=0)
     for scope, allowed in (("store", 1), ("region", 2), ("head_office", 3), (None, 1),
                            ("martian", 1)):
         caller = uuid.uuid4()
@@ -240,6 +252,94 @@ async def test_limits_follow_the_scope(clock: Clock) -> None:
             with pytest.raises(RateLimitedError, match=f"at most {allowed} calls"):
                 async with share.admitted(caller, scope):
                     pass
+
+
+# Waiting for a slot (max_wait_s): a waiting call holds nothing and is admitted when a
+# slot or a token comes in time; otherwise it is refused when the wait is over.
+
+async def test_a_call_over_the_concurrency_waits_for_a_slot(clock: Clock) -> None:
+    share = shares(max_wait_s=60, store=ShareLimits(concurrency=1, rate_per_s=0, burst=1))
+    release = asyncio.Event()
+    order: list[str] = []
+
+    async def first() -> None:
+        async with share.admitted(ALICE, "store"):
+            order.append("first in")
+            await release.wait()
+        order.append("first out")
+
+    async def second() -> None:
+        async with share.admitted(ALICE, "store"):
+            order.append("second in")
+
+    holder = asyncio.create_task(first())
+    await asyncio.sleep(0)
+    waiter = asyncio.create_task(second())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert order == ["first in"] and not waiter.done()  # waiting, not refused
+    assert share.local.in_flight == {ALICE: 1}  # the waiting call holds no slot
+    release.set()
+    await asyncio.gather(holder, waiter)
+    assert order == ["first in", "first out", "second in"]
+    assert share.local.in_flight == {}
+
+
+async def test_a_call_that_gets_no_slot_in_time_is_refused(clock: Clock) -> None:
+    share = shares(max_wait_s=1, store=ShareLimits(concurrency=1, rate_per_s=0, burst=1))
+    async with share.admitted(ALICE, "store"):
+        started = clock.now
+        with pytest.raises(RateLimitedError) as refused:
+            async with share.admitted(ALICE, "store"):
+                pytest.fail("admitted over the concurrency limit")
+        waited = clock.now - started
+    assert 0.9 < waited <= 1.0  # it looked again and again for the whole wait
+    assert len(clock.sleeps) > 10 and max(clock.sleeps) < 0.1
+    assert refused.value.retry_after_s > 0 and "retry in" in refused.value.message
+    assert share.local.in_flight == {}
+
+
+async def test_a_call_out_of_tokens_waits_for_the_next_one(clock: Clock) -> None:
+    share = shares(max_wait_s=1, store=ShareLimits(concurrency=0, rate_per_s=4, burst=1))
+    async with share.admitted(ALICE, "store"):
+        pass
+    started = clock.now
+    async with share.admitted(ALICE, "store"):
+        pass
+    assert clock.now - started == pytest.approx(0.25)  # the next token, not the whole wait
+    # a token further away than the wait allows: refused, with the token's time as hint
+    slow = shares(max_wait_s=1, store=ShareLimits(concurrency=0, rate_per_s=0.1, burst=1))
+    async with slow.admitted(BOB, "store"):
+        pass
+    with pytest.raises(RateLimitedError) as refused:
+        async with slow.admitted(BOB, "store"):
+            pass
+    assert refused.value.retry_after_s > 1
+
+
+async def test_a_waiting_caller_never_delays_another(clock: Clock) -> None:
+    share = shares(max_wait_s=60, store=ShareLimits(concurrency=1, rate_per_s=0, burst=1))
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with share.admitted(ALICE, "store"):
+            await release.wait()
+
+    async def wait_behind() -> None:
+        async with share.admitted(ALICE, "store"):
+            pass
+
+    holder = asyncio.create_task(hold())
+    await asyncio.sleep(0)
+    waiters = [asyncio.create_task(wait_behind()) for _ in range(5)]
+    await asyncio.sleep(0)
+    assert not any(w.done() for w in waiters)
+    before = clock.now
+    async with share.admitted(BOB, "store"):  # at once: Bob's slot is his own
+        assert clock.now == before
+    assert not any(w.done() for w in waiters)
+    release.set()
+    await asyncio.gather(holder, *waiters)
 
 
 async def test_without_redis_nothing_is_shared_or_closed(clock: Clock) -> None:
@@ -281,4 +381,13 @@ def test_an_unknown_scope_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_invalid_limits_are_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("ZAVA_CALLER_LIMITS", value)
     with pytest.raises((pydantic.ValidationError, ValueError)):
+        Settings()
+
+
+def test_the_wait_for_a_slot_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().caller_max_wait_s > 0
+    monkeypatch.setenv("ZAVA_CALLER_MAX_WAIT_S", "0")
+    assert Settings().caller_max_wait_s == 0
+    monkeypatch.setenv("ZAVA_CALLER_MAX_WAIT_S", "-1")
+    with pytest.raises(pydantic.ValidationError):
         Settings()
