@@ -1,0 +1,191 @@
+"""Fair shares over HTTP: one store manager floods the server from 20 client sessions with
+heavy queries while another store manager makes light calls. The flooder is refused with
+``rate_limited`` and a retry hint once its wait for a slot is over, and never has more
+queries running than its share; the light manager never sees an error (no
+``server_busy``, no ``rate_limited``).
+
+The light manager's latencies, unloaded and under the flood, are printed (run with ``-s``)
+for the closing note; they are measured, not asserted."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import statistics
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx2
+import pytest
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.e2e.conftest import http_server
+from tests.e2e.server.test_observability import records
+from zava.security.identity import hash_token
+from zava.seeding import company
+
+FLOODER = company.SEATTLE_MANAGER_ID
+LIGHT = company.BELLEVUE_MANAGER_ID
+FLOODER_TOKEN = "zava_test_flooder_token"
+LIGHT_TOKEN = "zava_test_light_token"
+CONCURRENCY = 2
+LIMITS = {"store": {"concurrency": CONCURRENCY, "rate_per_s": 50, "burst": 10}}
+MAX_WAIT_S = 0.5
+"""How long a call over the share waits for a slot before rate_limited: shorter than the
+flood's queue (18 callers behind 2 heavy queries), so the flooder is refused."""
+CLIENTS = 20
+LIGHT_CALLS = 40
+LIGHT_PAUSE_S = 0.04
+"""The light manager's think time between calls: 25 calls per second at most, half the
+rate limit (back to back, a fast call would exceed 50 per second and be refused)."""
+
+# A cross join of the flooder's order lines with themselves: CPU-heavy (no pg_sleep),
+# far below the default cost gate.
+MARKER = "flood_marker"
+HEAVY = (f"SELECT count(*) AS {MARKER} FROM retail.order_items a "
+         "CROSS JOIN retail.order_items b WHERE (a.quantity * 31 + b.quantity * 17) % 13 = 5")
+LIGHT_QUERY = "SELECT count(*) FROM retail.orders"
+RETRY_HINT = re.compile(r"retry in (\d+(?:\.\d+)?) s")
+REFUSED = re.compile(r"(Error executing tool execute_sales_query: )?rate_limited: ")
+"""The tool error's text: the SDK puts its own prefix before Zava's code."""
+
+
+@dataclass
+class Flood:
+    """What the flooding clients saw."""
+
+    ok: int = 0
+    retry_hints: list[float] = field(default_factory=list)
+    other_errors: list[str] = field(default_factory=list)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@pytest.fixture(scope="module")
+def server(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory,
+           ) -> Iterator[tuple[str, Path]]:
+    """An HTTP server with two store managers' tokens and a tight store share; JSON logs."""
+    log = tmp_path_factory.mktemp("fair") / "stderr.log"
+    env = dict(server_env, ZAVA_LOG_JSON="true", ZAVA_CALLER_LIMITS=json.dumps(LIMITS),
+               ZAVA_CALLER_MAX_WAIT_S=str(MAX_WAIT_S),
+               ZAVA_TOKENS=",".join([f"{FLOODER} {hash_token(FLOODER_TOKEN)}",
+                                     f"{LIGHT} {hash_token(LIGHT_TOKEN)}"]))
+    with http_server(env, log) as base:
+        yield base, log
+
+
+@asynccontextmanager
+async def session(base: str, token: str) -> AsyncIterator[ClientSession]:
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"},
+                                  timeout=120) as http, \
+            streamable_http_client(base + "/mcp", http_client=http) as (read, write), \
+            ClientSession(read, write) as client:
+        await client.initialize()
+        yield client
+
+
+async def flood(base: str, seen: Flood) -> None:
+    """One hostile client: heavy queries back to back, barely pausing when refused."""
+    async with session(base, FLOODER_TOKEN) as client:
+        while not seen.stop.is_set():
+            result = await client.call_tool("execute_sales_query", {"postgresql_query": HEAVY})
+            text = result.content[0].text
+            if not result.is_error:
+                seen.ok += 1
+            elif REFUSED.match(text) and (hint := RETRY_HINT.search(text)):
+                seen.retry_hints.append(float(hint.group(1)))
+                await asyncio.sleep(0.02)
+            else:
+                seen.other_errors.append(text)
+
+
+async def light_calls(client: ClientSession, errors: list[str]) -> list[float]:
+    """Latencies (ms) of the light manager's calls, one after another."""
+    latencies = []
+    for _ in range(LIGHT_CALLS):
+        await asyncio.sleep(LIGHT_PAUSE_S)
+        started = time.perf_counter()
+        result = await client.call_tool("execute_sales_query", {"postgresql_query": LIGHT_QUERY})
+        latencies.append((time.perf_counter() - started) * 1000)
+        if result.is_error:
+            errors.append(result.content[0].text)
+    return latencies
+
+
+def percentiles(latencies: list[float]) -> str:
+    p95 = statistics.quantiles(latencies, n=20)[18]
+    return f"p50 {statistics.median(latencies):.1f} ms, p95 {p95:.1f} ms"
+
+
+async def watch_in_flight(admin: AsyncEngine, stop: asyncio.Event) -> int:
+    """The most flood queries PostgreSQL ran at once, sampled from pg_stat_activity (each
+    admitted call holds one backend; a waiting or refused call holds none)."""
+    peak = 0
+    async with admin.connect() as connection:
+        # a new snapshot of pg_stat_activity for each sample: no transaction around them
+        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        while not stop.is_set():
+            running = await connection.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                "AND pid <> pg_backend_pid() AND query LIKE '%' || :marker || '%'"),
+                {"marker": MARKER})
+            peak = max(peak, int(running or 0))
+            await asyncio.sleep(0.01)
+    return peak
+
+
+async def test_a_flooding_manager_is_refused_and_the_other_is_not(
+        server: tuple[str, Path], seeded_admin_engine: AsyncEngine) -> None:
+    base, log = server
+    seen = Flood()
+    light_errors: list[str] = []
+    async with session(base, LIGHT_TOKEN) as light:
+        # warm up both callers (scope looked up once, connections opened)
+        async with session(base, FLOODER_TOKEN) as warm:
+            started = time.perf_counter()
+            assert not (await warm.call_tool("execute_sales_query",
+                                             {"postgresql_query": HEAVY})).is_error
+            heavy_ms = (time.perf_counter() - started) * 1000
+        await light_calls(light, light_errors)
+        unloaded = await light_calls(light, light_errors)
+
+        watcher = asyncio.create_task(watch_in_flight(seeded_admin_engine, seen.stop))
+        flooders = [asyncio.create_task(flood(base, seen)) for _ in range(CLIENTS)]
+        deadline = time.monotonic() + 60
+        while (seen.ok < CONCURRENCY or not seen.retry_hints) \
+                and time.monotonic() < deadline and not any(t.done() for t in flooders):
+            await asyncio.sleep(0.05)
+        loaded = await light_calls(light, light_errors)
+        seen.stop.set()
+        await asyncio.gather(*flooders)
+        peak = await watcher
+
+    print(f"\nheavy query alone: {heavy_ms:.0f} ms; flood: {seen.ok} admitted, "
+          f"{len(seen.retry_hints)} rate_limited, {len(seen.other_errors)} other errors")
+    print(f"light manager unloaded: {percentiles(unloaded)}")
+    print(f"light manager under a {CLIENTS}-client flood: {percentiles(loaded)}")
+
+    assert light_errors == []  # no server_busy, no rate_limited, nothing
+    assert seen.other_errors == []
+    assert seen.ok >= CONCURRENCY
+    assert seen.retry_hints
+    assert all(hint > 0 for hint in seen.retry_hints)
+
+    audits = []
+    for record in records(log, "audit"):
+        extra = record["extra"]
+        if extra["tool"] == "execute_sales_query":
+            audits.append({**extra, "time": record["time"]["timestamp"]})
+    light_outcomes = {a["outcome"] for a in audits if a["caller"] == str(LIGHT)}
+    assert light_outcomes == {"ok"}
+    flooder = [a["outcome"] for a in audits if a["caller"] == str(FLOODER)]
+    assert flooder.count("ok") == seen.ok + 1  # the warm-up call too
+    assert flooder.count("rate_limited") == len(seen.retry_hints)
+    print(f"flooder's queries running at once (pg_stat_activity): at most {peak}")
+    assert 1 <= peak <= CONCURRENCY
