@@ -5,6 +5,7 @@ belongs to the caller (no cross-tenant row), within a bounded time."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections import Counter
@@ -81,9 +82,13 @@ def server(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory,
            ) -> Iterator[str]:
     # 200 clients share 20 connections on 2 cores: calls queue for a connection for
     # seconds, so the acquire timeout is raised from its 10 s default (server_busy is
-    # tested on its own in tests/resilience).
+    # tested on its own in tests/resilience). Each manager's 25 clients are a flood by
+    # design; fair shares (tested in tests/e2e/server/test_fair_shares.py) would turn it
+    # into rate_limited answers, so every caller may have all 25 calls in flight here.
+    shares = {scope: {"concurrency": CLIENTS_PER_MANAGER, "rate_per_s": 0}
+              for scope in ("store", "region", "head_office")}
     env = dict(server_env, ZAVA_POOL_SIZE="10", ZAVA_POOL_MAX_OVERFLOW="10",
-               ZAVA_POOL_TIMEOUT_S="120")
+               ZAVA_POOL_TIMEOUT_S="120", ZAVA_CALLER_LIMITS=json.dumps(shares))
     tokens = ",".join(f"{m.manager_id} {hash_token(token(m))}" for m in MANAGERS)
     with http_server(dict(env, ZAVA_TOKENS=tokens),
                      tmp_path_factory.mktemp("load") / "server.log", "WARNING") as base:
