@@ -13,7 +13,7 @@ import uuid
 from types import TracebackType
 from typing import Protocol, Self
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from zava.config import Settings
 from zava.db.replicas import ReplicaRouter
@@ -52,8 +52,9 @@ class UnitOfWork(Protocol):
                         exc: BaseException | None, tb: TracebackType | None) -> None: ...
 
 
-class SqlAlchemyUnitOfWork:
-    """``async with SqlAlchemyUnitOfWork(engine, settings, caller) as uow: uow.sales...``"""
+class SqlAlchemyUnitOfWork(Transaction):
+    """``async with SqlAlchemyUnitOfWork(engine, settings, caller) as uow: uow.sales...``:
+    the transaction of ``zava.db.transaction`` with the repositories attached."""
 
     stores: StoreRepository
     products: ProductRepository
@@ -63,33 +64,9 @@ class SqlAlchemyUnitOfWork:
     schema: SchemaRepository
     queries: QueryRepository
 
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        settings: Settings,
-        caller: uuid.UUID | None,
-        *,
-        write: bool = False,
-        replicas: ReplicaRouter | None = None,
-        queue: CheckoutQueue | None = None,
-    ) -> None:
-        self._transaction = Transaction(engine, settings, caller, write=write,
-                                        replicas=replicas, queue=queue)
-
-    @property
-    def caller(self) -> uuid.UUID | None:
-        """The manager id this unit acts for."""
-        return self._transaction.caller
-
-    @property
-    def connection(self) -> AsyncConnection:
-        """The SQLAlchemy connection inside the unit's transaction (for tests and
-        benchmarks that look at the session state itself)."""
-        return self._transaction.connection
-
     async def __aenter__(self) -> Self:
-        await self._transaction.__aenter__()
-        session = self._transaction.session
+        await super().__aenter__()
+        session = self.session
         self.stores = StoreRepository(session)
         self.products = ProductRepository(session)
         self.sales = SalesRepository(session)
@@ -98,10 +75,6 @@ class SqlAlchemyUnitOfWork:
         self.schema = SchemaRepository(session)
         self.queries = QueryRepository(session)
         return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self._transaction.__aexit__(exc_type, exc, tb)
 
 
 class UnitOfWorkFactory:
