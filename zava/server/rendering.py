@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Sequence
 
 MAX_TEXT_CHARS = 60_000
-_FENCE_TAG = re.compile(r"</?\s*untrusted-data", re.IGNORECASE)
+_FENCE_TAG = re.compile(r"<\s*/?\s*untrusted-data", re.IGNORECASE)
 
 
 def defang(text: str) -> str:
