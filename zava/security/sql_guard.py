@@ -22,12 +22,12 @@ from typing import Any
 from pglast import parser
 
 from zava.cache.lru import Lru
+from zava.db.models import SCHEMA
 from zava.errors import QueryRejectedError
 from zava.security.function_catalog import FunctionCatalog, load_function_catalog
 
 __all__ = ["FunctionCatalog", "GuardedQuery", "SqlGuard", "load_function_catalog"]
 
-SCHEMA = "retail"
 MAX_QUERY_CHARS = 100_000
 INLINE_CHECK_CHARS = 4_096
 """Queries up to this size are checked on the event loop (under a millisecond)."""
