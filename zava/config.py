@@ -140,6 +140,9 @@ class Settings(BaseSettings):
         description="Per scope (store, region, head_office): calls one caller may have in "
                     "flight and per second, as JSON, e.g. "
                     '\'{"store": {"concurrency": 2, "rate_per_s": 5, "burst": 10}}\'')
+    max_sessions_per_caller: int = Field(
+        default=100, ge=1,
+        description="HTTP: MCP sessions one caller may have open at once (429 beyond).")
     caller_max_wait_s: float = Field(
         default=5.0, ge=0,
         description="How long a call over its caller's share waits for a slot before "

@@ -10,6 +10,7 @@ import contextlib
 import hmac
 import ipaddress
 import signal
+import uuid
 from collections.abc import Iterator
 
 import uvicorn
@@ -20,13 +21,14 @@ from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from zava.errors import ConfigurationError
+from zava.errors import ConfigurationError, ZavaError
 from zava.observability.metrics import CONTENT_TYPE
 from zava.provision.health import check_database
-from zava.security.identity import TokenStore
+from zava.security.identity import IDENTITY_HEADER, TokenStore, parse_manager_id
 from zava.server.app import build_server
 from zava.server.identity import HashedTokenVerifier, HeaderCaller, TokenCaller
 from zava.server.runtime import Runtime
+from zava.server.session_cap import Identify, SessionCap
 
 
 def is_loopback(host: str) -> bool:
@@ -63,6 +65,7 @@ async def serve_http(
         logger.warning("TRUSTING THE x-rls-user-id HEADER: any local client can act as any "
                        "manager. Local development only; use bearer tokens in production")
         identity: HeaderCaller | TokenCaller = HeaderCaller()
+        requester: Identify = _header_requester
     else:
         store = TokenStore.load(settings.token_file, settings.tokens)
         if not store.managers_by_hash:
@@ -70,6 +73,7 @@ async def serve_http(
                 "no bearer tokens configured: set ZAVA_TOKEN_FILE (create entries with "
                 "`zava token create --manager <id> --file tokens.txt`) or ZAVA_TOKENS")
         identity = TokenCaller()
+        requester = _token_requester(store)
         resource = public_url or f"http://{host}:{port}/mcp"
         options = {
             "token_verifier": HashedTokenVerifier(store),
@@ -117,7 +121,8 @@ async def serve_http(
 
     app = server.streamable_http_app(
         host=host, transport_security=security)
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="on",
+    capped = SessionCap(app, requester, limit=settings.max_sessions_per_caller)
+    config = uvicorn.Config(capped, host=host, port=port, log_config=None, lifespan="on",
                             access_log=False, timeout_graceful_shutdown=5)
     server_process = _GracefulServer(config)
     loop = asyncio.get_running_loop()
@@ -126,6 +131,24 @@ async def serve_http(
     logger.info("serving MCP on http://{}:{}/mcp", host, port)
     await server_process.serve()
     logger.info("HTTP server stopped")
+
+
+def _header_requester(headers: dict[str, str]) -> uuid.UUID | None:
+    """The caller an ``x-rls-user-id`` header names (development mode), if valid."""
+    try:
+        return parse_manager_id(headers.get(IDENTITY_HEADER), source="the header")
+    except ZavaError:
+        return None
+
+
+def _token_requester(store: TokenStore) -> Identify:
+    """The caller a request's bearer token maps to, if it is a known token."""
+
+    def requester(headers: dict[str, str]) -> uuid.UUID | None:
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        return store.manager_for(token.strip()) if scheme.lower() == "bearer" else None
+
+    return requester
 
 
 def metrics_refusal(request: Request, token: SecretStr | None) -> JSONResponse | None:
