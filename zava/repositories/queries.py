@@ -21,9 +21,11 @@ statement cache.
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,9 +49,8 @@ FROM (
     ) AS l
 ) AS s"""
 _COLUMNS = "SELECT * FROM (\n{sql}\n) AS {row} LIMIT 0"
-
-# Numbers keep their exact digits when a double would change them.
-_EXACT_DIGITS = 15
+_DOUBLE_DIGITS = 17
+"""Significant digits that tell any double apart (what PostgreSQL writes at most)."""
 
 
 class ResultTooLargeError(ZavaError):
@@ -82,16 +83,26 @@ class QueryResult:
 
 
 def _number(text: str) -> int | float | str:
-    """A JSON number as PostgreSQL wrote it: a float when a double holds it exactly
-    enough, else the digits as text."""
+    """A JSON number as PostgreSQL wrote it: a number when a double is exactly that
+    number, else its exact digits as text.
+
+    An integer is a number when a double holds it exactly (2^63-1 is text). A decimal is
+    a number when it is a nearest decimal of its length (at most 17 digits) to the double
+    nearest it, i.e. what a correct printer writes for that double: so every float8 is a
+    number (0.30000000000000004 too), while a numeric a double would round
+    (2.3333333333333333), overflow (1e400) or flush towards zero (1e-400, most
+    subnormals) keeps its digits as text."""
     value = Decimal(text)
-    digits = len(value.as_tuple().digits)
-    if value == value.to_integral_value() and "." not in text and "e" not in text.lower():
-        return int(text) if digits <= _EXACT_DIGITS else text
     as_float = float(value)
-    if digits <= _EXACT_DIGITS and as_float not in (float("inf"), float("-inf")):
-        return as_float
-    return text
+    if not math.isfinite(as_float):
+        return text
+    if "." not in text and "e" not in text.lower():
+        return int(text) if Decimal(as_float) == value else text
+    digits = len(value.normalize().as_tuple().digits)
+    if digits > _DOUBLE_DIGITS:
+        return text
+    unit = Fraction(10) ** (value.adjusted() - digits + 1)  # of the last digit written
+    return as_float if 2 * abs(Fraction(value) - Fraction(as_float)) <= unit else text
 
 
 class _Pairs(list[tuple[str, Any]]):
