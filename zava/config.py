@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     embedding_dim: int = Field(default=384, ge=1, le=16000)
     embedding_model_path: Path | None = Field(
         default=None, description="Local folder with the embedding model's files.")
+    embedding_runtime: Literal["onnx", "sentence-transformers"] = Field(
+        default="onnx",
+        description="local provider: run the model with ONNX Runtime (no PyTorch), or with "
+                    "sentence-transformers (pip install 'zava[local-embeddings]').")
     embedding_api_base: str = Field(
         default="https://api.openai.com/v1",
         description="openai provider: base URL of an OpenAI-compatible API (OpenAI, Azure "
