@@ -15,7 +15,7 @@ from typing import Self
 from zava.repositories.customers import CustomerRepository
 from zava.repositories.inventory import InventoryRepository
 from zava.repositories.products import ProductRepository
-from zava.repositories.queries import QueryRepository
+from zava.repositories.queries import QueryRepository, QueryResult
 from zava.repositories.results import (
     CustomerCounts,
     MonthlySales,
@@ -29,6 +29,7 @@ from zava.repositories.results import (
 from zava.repositories.sales import SalesRepository
 from zava.repositories.schema import SchemaRepository
 from zava.repositories.stores import StoreRepository
+from zava.security.sql_guard import GuardedQuery
 
 
 def store(name: str) -> StoreInfo:
@@ -170,8 +171,37 @@ class FakeSchema(SchemaRepository):
 
 
 class FakeQueries(QueryRepository):
-    def __init__(self) -> None:
-        pass
+    """Answers guarded queries with ``result``, ``cost`` and ``plan_lines``; records the
+    queries it was given (the guard has already accepted them)."""
+
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+        self.result = QueryResult(columns=["n"], rows=[[1]], truncated=False, elapsed_ms=5.0)
+        self.cost = 10.0
+        self.plan_lines = ["Seq Scan on orders", "  Filter: (total_amount > 0)"]
+        self.calls: list[tuple[str, str, dict[str, int]]] = []
+
+    async def run(self, query: GuardedQuery, *, max_rows: int, max_bytes: int,
+                  max_depth: int = 32) -> QueryResult:
+        self.gate.check("queries.run")
+        self.calls.append(("run", query.sql, {"max_rows": max_rows, "max_bytes": max_bytes,
+                                              "max_depth": max_depth}))
+        return self.result
+
+    async def estimated_cost(self, query: GuardedQuery) -> float:
+        self.gate.check("queries.estimated_cost")
+        self.calls.append(("estimated_cost", query.sql, {}))
+        return self.cost
+
+    async def plan(self, query: GuardedQuery) -> list[str]:
+        self.gate.check("queries.plan")
+        self.calls.append(("plan", query.sql, {}))
+        return list(self.plan_lines)
+
+    async def plan_top_line(self, query: GuardedQuery) -> str:
+        self.gate.check("queries.plan_top_line")
+        self.calls.append(("plan_top_line", query.sql, {}))
+        return self.plan_lines[0]
 
 
 class FakeUnitOfWork:
@@ -186,7 +216,7 @@ class FakeUnitOfWork:
         self.inventory = FakeInventory(self.gate)
         self.products = FakeProducts(self.gate)
         self.schema = FakeSchema()
-        self.queries = FakeQueries()
+        self.queries = FakeQueries(self.gate)
         self.entered = 0
         self.exits: list[type[BaseException] | None] = []
         """The exception type each exit saw (None for a clean exit)."""

@@ -1,6 +1,6 @@
-"""Semantic search as a use case, with a fake unit of work and a fake embedder: the
-question is embedded before the unit is entered, vectors of another model are refused,
-each mode asks the repository it should, and stock comes from the caller's stores."""
+"""Semantic search as a use case, with a fake unit of work and a fake embedder: vectors
+of another model are refused before the model runs, each mode asks the repository it
+should, and stock comes from the caller's stores."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ async def test_hybrid_search_fuses_words_and_meaning(uow: FakeUnitOfWork,
                                   similarity_threshold_percent=40)
     assert found.query == "cordless drill" and found.mode == "hybrid"
     assert fake_embedder.texts == ["cordless drill"]
-    assert fake_embedder.unit_open_while_embedding == [False]  # no connection held meanwhile
+    assert fake_embedder.unit_open_while_embedding == [True]  # after the space was checked
     assert uow.products.calls == [("embedding_space", None),
                                   ("fused", ("cordless drill", [0.5] * 4, 0.4, 10))]
     assert [(p.sku, p.similarity_percent, p.matched_words, p.units_in_your_stores)
@@ -108,6 +108,7 @@ async def test_vectors_of_another_model_are_refused_with_the_fix(
                               "but the server is configured for fake-model (4 dims)")
     assert "`zava db reembed`" in message and "ZAVA_EMBEDDING_MODEL" in message
     assert [c[0] for c in uow.products.calls] == ["embedding_space"]  # nothing searched
+    assert fake_embedder.texts == []  # and the model was not run for nothing
     assert uow.exits == [ConfigurationError]
 
 
