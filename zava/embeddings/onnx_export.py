@@ -163,7 +163,7 @@ class _Graph:
     def const(self, name: str, value: np.ndarray) -> str:
         from onnx import numpy_helper
 
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        self.initializers.append(numpy_helper.from_array(np.array(value, order="C"), name))
         return name
 
     def op(self, op_type: str, inputs: Sequence[str], name: str, **attributes: Any) -> str:
