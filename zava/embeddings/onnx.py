@@ -139,7 +139,7 @@ class OnnxEmbedder:
         self.dimension = dimension
         self.provider_calls = 0
         self._location = model_location(model_name, model_path)
-        self._cache_dirs = None if cache_dirs is None else list(cache_dirs)
+        self._cache_dirs = None if cache_dirs is None else [Path(d) for d in cache_dirs]
         self._threads = threads
         self._batch_size = batch_size
         self._runtime: _Runtime | None = None
