@@ -77,3 +77,31 @@ class EmbeddingUnavailableError(ZavaError):
     """The embedding service did not answer, even after retries."""
 
     code = "embedding_unavailable"
+
+
+class RateLimitedError(ZavaError):
+    """The caller is over their share; ``retry_after_s`` says when to try again."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class QueryTooCostlyError(ZavaError):
+    """The planner's estimate is above the budget: the query never starts."""
+
+    code = "query_too_costly"
+
+
+class ResultTooLargeError(ZavaError):
+    """Not even one row fits in the byte cap."""
+
+    code = "result_too_large"
+
+
+class ResultTooNestedError(ZavaError):
+    """A value nests arrays or records deeper than clients can read."""
+
+    code = "result_too_nested"

@@ -1,7 +1,7 @@
 """The database roles the migrations create and the server acts as: one name each.
 
 The migrations keep their own literals (a migration must replay the same way forever);
-``tests/migrations`` checks that they match these.
+``tests/unit/migrations`` checks that they match these.
 """
 
 from __future__ import annotations

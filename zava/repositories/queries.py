@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zava.db.errors import translate_errors
-from zava.errors import ZavaError
+from zava.errors import ResultTooLargeError, ResultTooNestedError
 from zava.repositories.json_values import JsonValue, nesting_depth
 from zava.security.sql_guard import GuardedQuery
 
@@ -51,18 +51,6 @@ FROM (
 _COLUMNS = "SELECT * FROM (\n{sql}\n) AS {row} LIMIT 0"
 _DOUBLE_DIGITS = 17
 """Significant digits that tell any double apart (what PostgreSQL writes at most)."""
-
-
-class ResultTooLargeError(ZavaError):
-    """Not even one row fits in the byte cap."""
-
-    code = "result_too_large"
-
-
-class ResultTooNestedError(ZavaError):
-    """A value nests arrays or records deeper than clients can read."""
-
-    code = "result_too_nested"
 
 
 @dataclass

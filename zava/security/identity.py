@@ -8,6 +8,7 @@ Bearer tokens are stored hashed (SHA-256), each mapped to a manager id, in a fil
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -40,6 +41,9 @@ def parse_manager_id(raw: str | None, *, source: str) -> uuid.UUID:
         raise AuthorizationError(f"the caller identity in {source} is not a UUID") from exc
 
 
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
 @dataclass(frozen=True)
 class TokenStore:
     """Hashed bearer tokens and the manager each one acts for."""
@@ -55,7 +59,7 @@ class TokenStore:
             if not line:
                 continue
             parts = line.replace(":", " ").split()
-            if len(parts) != 2 or len(parts[1]) != 64:
+            if len(parts) != 2 or not _SHA256_HEX.fullmatch(parts[1].lower()):
                 raise ConfigurationError(
                     f"{source} entry {number} is not '<manager id> <sha256 of the token>'; "
                     "create entries with `zava token create --manager <id>`"

@@ -25,18 +25,7 @@ from loguru import logger
 from redis.asyncio import Redis
 
 from zava.config import ShareLimits
-from zava.errors import ZavaError
-
-
-class RateLimitedError(ZavaError):
-    """The caller is over their share; ``retry_after_s`` says when to try again."""
-
-    code = "rate_limited"
-
-    def __init__(self, message: str, retry_after_s: float) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
-
+from zava.errors import RateLimitedError
 
 CONCURRENCY_RETRY_S = 0.5
 """The retry-after given for a full set of calls in flight (their ends are unknown)."""

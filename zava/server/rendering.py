@@ -41,8 +41,9 @@ def untrusted_json(value: object) -> str:
 
 
 def _cell(value: object) -> str:
+    """One cell on one line: every line break (\\r, \\n, U+2028 and friends) a space."""
     text = "" if value is None else str(value)
-    return text.replace("\n", " ").replace("|", "/")[:200]
+    return " ".join(text.splitlines()).replace("|", "/")[:200]
 
 
 def table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

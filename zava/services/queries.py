@@ -9,16 +9,10 @@ from dataclasses import dataclass
 
 from loguru import logger
 
-from zava.errors import QueryRejectedError, ZavaError
+from zava.errors import QueryRejectedError, QueryTooCostlyError
 from zava.repositories.queries import QueryResult
 from zava.security.sql_guard import SqlGuard
 from zava.services.unit_of_work import UnitOfWork
-
-
-class QueryTooCostlyError(ZavaError):
-    """The planner's estimate is above the budget: the query never starts."""
-
-    code = "query_too_costly"
 
 
 @dataclass(frozen=True)

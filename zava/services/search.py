@@ -68,13 +68,15 @@ async def search_products(
     if not text:
         raise ValidationError("query_description is empty; describe the product you need")
     minimum = similarity_threshold_percent / 100
-    async with uow:
-        vector = None
-        if mode != "lexical":
-            # The recorded space is checked before the model runs: a mismatch costs no
-            # model call (nor, for a remote provider, an API request).
+    vector = None
+    if mode != "lexical":
+        # The recorded space is checked first (a mismatch costs no model call, nor an API
+        # request), then the question is embedded with no connection held: a remote
+        # provider may take seconds, and retries.
+        async with uow:
             await check_embedding_space(uow, embedder)
-            (vector,) = await embedder.embed([text])
+        (vector,) = await embedder.embed([text])
+    async with uow:
         if mode == "vector":
             assert vector is not None
             matches = await uow.products.similar(vector, min_similarity=minimum,

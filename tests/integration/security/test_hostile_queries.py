@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.support.catalog_snapshot import load_catalog, production_guard
 from zava.config import Settings
 from zava.db.engine import create_engine
-from zava.errors import DatabaseError, ZavaError
+from zava.errors import DatabaseError, QueryTooCostlyError, ResultTooLargeError, ZavaError
 from zava.provision.embedded import EmbeddedCluster
-from zava.repositories.queries import QueryResult, ResultTooLargeError
+from zava.repositories.queries import QueryResult
 from zava.security.sql_guard import SqlGuard
 from zava.seeding import company
-from zava.services.queries import QueryLimits, QueryTooCostlyError, run_query
+from zava.services.queries import QueryLimits, run_query
 from zava.services.unit_of_work import SqlAlchemyUnitOfWork
 
 SEATTLE = company.SEATTLE_MANAGER_ID

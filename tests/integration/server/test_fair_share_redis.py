@@ -12,7 +12,8 @@ import pytest
 import redis.asyncio
 
 from zava.config import ShareLimits, default_limits
-from zava.server.fair_share import FairShare, RateLimitedError
+from zava.errors import RateLimitedError
+from zava.server.fair_share import FairShare
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 CLOSED_PORT_URL = "redis://127.0.0.1:1/0"

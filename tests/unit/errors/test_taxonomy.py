@@ -14,6 +14,10 @@ from zava.errors import (
     EmbeddingUnavailableError,
     QueryRejectedError,
     QueryTimeoutError,
+    QueryTooCostlyError,
+    RateLimitedError,
+    ResultTooLargeError,
+    ResultTooNestedError,
     ServerBusyError,
     ValidationError,
     ZavaError,
@@ -30,6 +34,10 @@ CODES = {
     QueryRejectedError: "query_rejected",
     ConfigurationError: "configuration_error",
     EmbeddingUnavailableError: "embedding_unavailable",
+    RateLimitedError: "rate_limited",
+    QueryTooCostlyError: "query_too_costly",
+    ResultTooLargeError: "result_too_large",
+    ResultTooNestedError: "result_too_nested",
 }
 
 

@@ -13,8 +13,9 @@ import pydantic
 import pytest
 
 from zava.config import Settings, ShareLimits, default_limits
+from zava.errors import RateLimitedError
 from zava.server import fair_share
-from zava.server.fair_share import FairShare, LocalShares, RateLimitedError
+from zava.server.fair_share import FairShare, LocalShares
 
 ALICE = uuid.UUID("00000000-0000-4000-8000-00000000000a")
 BOB = uuid.UUID("00000000-0000-4000-8000-00000000000b")

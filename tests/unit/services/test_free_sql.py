@@ -10,12 +10,11 @@ import pytest
 from loguru import logger
 
 from tests.unit.fakes import FakeUnitOfWork, store
-from zava.errors import QueryRejectedError
+from zava.errors import QueryRejectedError, QueryTooCostlyError
 from zava.repositories.queries import QueryResult
 from zava.security.sql_guard import SqlGuard
 from zava.services.queries import (
     QueryLimits,
-    QueryTooCostlyError,
     explain_query,
     query_hash,
     run_query,

@@ -58,7 +58,8 @@ async def test_hybrid_search_fuses_words_and_meaning(uow: FakeUnitOfWork,
                                   similarity_threshold_percent=40)
     assert found.query == "cordless drill" and found.mode == "hybrid"
     assert fake_embedder.texts == ["cordless drill"]
-    assert fake_embedder.unit_open_while_embedding == [True]  # after the space was checked
+    # The space is checked in the unit first; the model runs with no unit open.
+    assert fake_embedder.unit_open_while_embedding == [False]
     assert uow.products.calls == [("embedding_space", None),
                                   ("fused", ("cordless drill", [0.5] * 4, 0.4, 10))]
     assert [(p.sku, p.similarity_percent, p.matched_words, p.units_in_your_stores)
@@ -66,7 +67,7 @@ async def test_hybrid_search_fuses_words_and_meaning(uow: FakeUnitOfWork,
                                          ("PT-SAW-2", 41.0, False, 0),
                                          ("GO-HOS-3", 12.0, True, 2)]
     assert found.products[1].price == 120.5 and found.products[1].category == "Power Tools"
-    assert uow.entered == 1 and not uow.open
+    assert uow.entered == 2 and not uow.open
 
 
 async def test_vector_search_uses_only_the_nearest_descriptions(uow: FakeUnitOfWork,
