@@ -13,6 +13,7 @@ import asyncio
 import json
 import re
 import statistics
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -52,6 +53,7 @@ MARKER = "flood_marker"
 HEAVY = (f"SELECT count(*) AS {MARKER} FROM retail.order_items a "
          "CROSS JOIN retail.order_items b WHERE (a.quantity * 31 + b.quantity * 17) % 13 = 5")
 LIGHT_QUERY = "SELECT count(*) FROM retail.orders"
+ROOT = Path(__file__).resolve().parents[3]
 RETRY_HINT = re.compile(r"retry in (\d+(?:\.\d+)?) s")
 REFUSED = re.compile(r"(Error executing tool execute_sales_query: )?rate_limited: ")
 """The tool error's text: the SDK puts its own prefix before Zava's code."""
@@ -140,10 +142,28 @@ async def watch_in_flight(admin: AsyncEngine, stop: asyncio.Event) -> int:
     return peak
 
 
+async def flood_until_told(base: str) -> None:
+    """The flooding side, run in its own process (``python -m`` this module) so that its
+    20 sessions do not share an event loop with the light manager's measured client:
+    prints ``flooding`` once it is refused and admitted, floods until a line arrives on
+    stdin, then prints what it saw as JSON."""
+    seen = Flood()
+    flooders = [asyncio.create_task(flood(base, seen)) for _ in range(CLIENTS)]
+    deadline = time.monotonic() + 60
+    while (seen.ok < CONCURRENCY or not seen.retry_hints) \
+            and time.monotonic() < deadline and not any(t.done() for t in flooders):
+        await asyncio.sleep(0.05)
+    print("flooding", flush=True)
+    await asyncio.to_thread(sys.stdin.readline)
+    seen.stop.set()
+    await asyncio.gather(*flooders)
+    print(json.dumps({"ok": seen.ok, "retry_hints": seen.retry_hints,
+                      "other_errors": seen.other_errors}), flush=True)
+
+
 async def test_a_flooding_manager_is_refused_and_the_other_is_not(
         server: tuple[str, Path], seeded_admin_engine: AsyncEngine) -> None:
     base, log = server
-    seen = Flood()
     light_errors: list[str] = []
     async with session(base, LIGHT_TOKEN) as light:
         # warm up both callers (scope looked up once, connections opened)
@@ -155,27 +175,36 @@ async def test_a_flooding_manager_is_refused_and_the_other_is_not(
         await light_calls(light, light_errors)
         unloaded = await light_calls(light, light_errors)
 
-        watcher = asyncio.create_task(watch_in_flight(seeded_admin_engine, seen.stop))
-        flooders = [asyncio.create_task(flood(base, seen)) for _ in range(CLIENTS)]
-        deadline = time.monotonic() + 60
-        while (seen.ok < CONCURRENCY or not seen.retry_hints) \
-                and time.monotonic() < deadline and not any(t.done() for t in flooders):
-            await asyncio.sleep(0.05)
-        loaded = await light_calls(light, light_errors)
-        seen.stop.set()
-        await asyncio.gather(*flooders)
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(watch_in_flight(seeded_admin_engine, stop))
+        flooding = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", __name__, base, cwd=ROOT, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE)
+        assert flooding.stdin is not None and flooding.stdout is not None
+        try:
+            announced = await asyncio.wait_for(flooding.stdout.readline(), 120)
+            assert announced.strip() == b"flooding"
+            loaded = await light_calls(light, light_errors)
+            flooding.stdin.write(b"stop\n")
+            await flooding.stdin.drain()
+            seen = json.loads(await asyncio.wait_for(flooding.stdout.readline(), 120))
+        finally:
+            if flooding.returncode is None:
+                flooding.kill()
+            await flooding.wait()
+            stop.set()
         peak = await watcher
 
-    print(f"\nheavy query alone: {heavy_ms:.0f} ms; flood: {seen.ok} admitted, "
-          f"{len(seen.retry_hints)} rate_limited, {len(seen.other_errors)} other errors")
+    hints: list[float] = seen["retry_hints"]
+    print(f"\nheavy query alone: {heavy_ms:.0f} ms; flood: {seen['ok']} admitted, "
+          f"{len(hints)} rate_limited, {len(seen['other_errors'])} other errors")
     print(f"light manager unloaded: {percentiles(unloaded)}")
     print(f"light manager under a {CLIENTS}-client flood: {percentiles(loaded)}")
 
     assert light_errors == []  # no server_busy, no rate_limited, nothing
-    assert seen.other_errors == []
-    assert seen.ok >= CONCURRENCY
-    assert seen.retry_hints
-    assert all(hint > 0 for hint in seen.retry_hints)
+    assert seen["other_errors"] == []
+    assert seen["ok"] >= CONCURRENCY
+    assert hints and all(hint > 0 for hint in hints)
 
     audits = []
     for record in records(log, "audit"):
@@ -185,7 +214,11 @@ async def test_a_flooding_manager_is_refused_and_the_other_is_not(
     light_outcomes = {a["outcome"] for a in audits if a["caller"] == str(LIGHT)}
     assert light_outcomes == {"ok"}
     flooder = [a["outcome"] for a in audits if a["caller"] == str(FLOODER)]
-    assert flooder.count("ok") == seen.ok + 1  # the warm-up call too
-    assert flooder.count("rate_limited") == len(seen.retry_hints)
+    assert flooder.count("ok") == seen["ok"] + 1  # the warm-up call too
+    assert flooder.count("rate_limited") == len(hints)
     print(f"flooder's queries running at once (pg_stat_activity): at most {peak}")
     assert 1 <= peak <= CONCURRENCY
+
+
+if __name__ == "__main__":
+    asyncio.run(flood_until_told(sys.argv[1]))
