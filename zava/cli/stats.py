@@ -86,9 +86,15 @@ def stats(url: str, raw: bool, token: str | None) -> None:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         response = httpx.get(f"{url.rstrip('/')}/metrics", timeout=5, headers=headers)
-        response.raise_for_status()
     except httpx.HTTPError as exc:
         raise click.ClickException(
             f"cannot read {url}/metrics ({type(exc).__name__}); is `zava serve --transport "
             "http` running there?") from exc
+    if response.status_code in (401, 403):
+        raise click.ClickException(
+            f"{url}/metrics refused the request ({response.status_code}): pass the server's "
+            "metrics token with --token (or ZAVA_METRICS_TOKEN), or run this on the "
+            "server's own machine")
+    if response.status_code != 200:
+        raise click.ClickException(f"{url}/metrics answered {response.status_code}")
     click.echo(response.text if raw else summarise(response.text))

@@ -80,6 +80,12 @@ def to_zava_error(error: BaseException) -> ZavaError:
         return QueryRejectedError("permission denied: queries may only read the retail tables")
     if state == "25006":
         return QueryRejectedError("queries are read-only; only SELECT is allowed")
+    if state == "42601":
+        # The guard parsed the query, so a syntax error now comes from a function parsing
+        # a value (to_tsquery, jsonpath...), and its message quotes that value.
+        return DatabaseError(
+            "a function could not parse a value it was given (a tsquery, jsonpath or "
+            "similar); check what the query passes to it", code="invalid_value")
     if state.startswith("42"):
         return DatabaseError(f"the query is invalid: {message[:200]}", code="invalid_query")
     if state.startswith("22"):

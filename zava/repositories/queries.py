@@ -36,18 +36,14 @@ from zava.repositories.json_values import JsonValue, nesting_depth
 from zava.security.sql_guard import GuardedQuery
 
 _ROW = "zava_query_row"
-_WRAPPED = """SELECT s.zava_bytes, CASE WHEN s.zava_bytes <= {max_bytes} THEN s.zava_json END
+_WRAPPED = """SELECT CASE WHEN z.zava_size <= {max_bytes} THEN row_to_json({row})::text END
 FROM (
-    SELECT l.zava_json, sum(octet_length(l.zava_json)) OVER (ROWS UNBOUNDED PRECEDING)
-        AS zava_bytes
-    FROM (
-        SELECT row_to_json({row})::text AS zava_json
-        FROM (
 {sql}
-        ) AS {row}
-        LIMIT {limit}
-    ) AS l
-) AS s"""
+) AS {row}, LATERAL (SELECT pg_column_size({row}.*) AS zava_size) AS z
+LIMIT {limit}"""
+_PREFETCH = 16
+"""Rows read per round trip: what the server may hold beyond the cap is this many rows,
+each under the cap."""
 _COLUMNS = "SELECT * FROM (\n{sql}\n) AS {row} LIMIT 0"
 _DOUBLE_DIGITS = 17
 """Significant digits that tell any double apart (what PostgreSQL writes at most)."""
@@ -144,32 +140,33 @@ class QueryRepository:
         sql = _WRAPPED.format(sql=query.sql, row=_ROW, limit=int(max_rows) + 1,
                               max_bytes=int(max_bytes))
         started = time.perf_counter()
+        rows: list[list[JsonValue]] = []
+        columns: list[str] | None = None
+        truncated, size = False, 0
         with translate_errors():
             statement = await connection.prepare(sql, name="")
-            records = await statement.fetch()
-            if not records:
+            async for (text,) in statement.cursor(prefetch=_PREFETCH):
+                size += len(text.encode()) if text is not None else max_bytes + 1
+                if size > max_bytes or len(rows) == max_rows:
+                    if not rows and len(rows) < max_rows:
+                        raise ResultTooLargeError(
+                            f"the first row alone is over the {max_bytes:,}-byte result cap "
+                            "(ZAVA_MAX_RESULT_BYTES); select fewer or shorter columns "
+                            "(left(text, 200), length(text)) or aggregate")
+                    truncated = True
+                    break
+                try:
+                    columns, values = _row(text)
+                except RecursionError:  # deeper than any parser here follows
+                    raise _too_nested(max_depth) from None
+                if any(nesting_depth(value) > max_depth for value in values):
+                    raise _too_nested(max_depth)
+                rows.append(values)
+            if columns is None:
                 empty = await connection.prepare(_COLUMNS.format(sql=query.sql, row=_ROW),
                                                  name="")
                 columns = [attribute.name for attribute in empty.get_attributes()]
         elapsed_ms = (time.perf_counter() - started) * 1000
-        if records and records[0][1] is None:
-            raise ResultTooLargeError(
-                f"the first row alone is over the {max_bytes:,}-byte result cap "
-                "(ZAVA_MAX_RESULT_BYTES); select fewer or shorter columns (left(text, 200), "
-                "length(text)) or aggregate")
-        truncated = len(records) > max_rows
-        rows: list[list[JsonValue]] = []
-        for _, text in records[:max_rows]:
-            if text is None:  # over the byte cap from here on
-                truncated = True
-                break
-            try:
-                columns, values = _row(text)
-            except RecursionError:  # deeper than any parser here follows
-                raise _too_nested(max_depth) from None
-            if any(nesting_depth(value) > max_depth for value in values):
-                raise _too_nested(max_depth)
-            rows.append(values)
         return QueryResult(columns=columns, rows=rows, truncated=truncated,
                            elapsed_ms=elapsed_ms)
 

@@ -155,8 +155,9 @@ def metrics_refusal(request: Request, token: SecretStr | None) -> JSONResponse |
     """Why ``request`` may not read /metrics (None when it may): the configured bearer
     token is required; without one, only a loopback client is answered."""
     if token is not None:
-        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        if hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+                given.strip().encode(), token.get_secret_value().encode()):
             return None
         return JSONResponse({"error": "/metrics needs the metrics token: "
                                       "Authorization: Bearer <ZAVA_METRICS_TOKEN>"},

@@ -44,10 +44,10 @@ async def _stores_in_scope(uow: UnitOfWork, store: str | None) -> list[StoreInfo
         return visible
     chosen = [s for s in visible if s.name.lower() == store.strip().lower()]
     if not chosen:
-        # Names from the database never go into an error: errors reach the model outside
-        # the untrusted-data fence.
+        # Neither the database's names nor the argument go into an error: errors reach the
+        # model outside the untrusted-data fence.
         raise ValidationError(
-            f"store {store[:40]!r} is not one of your {len(visible)} stores; "
+            f"that store is not one of your {len(visible)} stores; "
             "get_multiple_table_schemas lists their names")
     return chosen
 
@@ -192,8 +192,8 @@ async def _require_category(uow: UnitOfWork, category: str) -> None:
     names = await uow.products.categories()
     if category.strip().lower() not in {n.lower() for n in names}:
         raise ValidationError(
-            f"unknown category {category[:40]!r}; get_multiple_table_schemas lists the "
-            f"{len(names)} category names")
+            f"unknown category; get_multiple_table_schemas lists the {len(names)} "
+            "category names")
 
 
 async def table_schemas(uow: UnitOfWork, table_names: list[str]) -> TableSchemas:

@@ -289,8 +289,6 @@ async def test_planted_text_only_ever_appears_fenced(
     assert {"ZVH-query-alias", "ZVH-query-literal"} <= shown
 
 
-@pytest.mark.xfail(strict=True, reason="zava/db/errors.py: a class-42 message is passed "
-                   "through; a tsquery syntax error (42601) quotes the database value")
 async def test_tsquery_errors_quote_no_database_text(
         server_env: dict[str, str], hostile_database: AsyncEngine) -> None:
     manager = MANAGERS[-1]
