@@ -1,2 +1,2 @@
-"""Embedding providers: text in, vectors out (local sentence-transformers, or an
-OpenAI-compatible HTTP API)."""
+"""Embedding providers: text in, vectors out (the local model on ONNX Runtime or
+sentence-transformers, or an OpenAI-compatible HTTP API)."""
