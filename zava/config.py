@@ -88,6 +88,50 @@ class Settings(BaseSettings):
         default=None,
         description="HTTP: the bearer token /metrics requires; unset, /metrics answers "
                     "loopback clients only.")
+    oauth_issuer: str | None = Field(
+        default=None,
+        description="HTTP: the OAuth 2.1 / OpenID issuer whose access tokens decide the "
+                    "caller (resource-server mode); unset, static tokens are used.")
+    oauth_audience: str | None = Field(
+        default=None,
+        description="The audience (RFC 8707 resource) tokens must carry; default the "
+                    "server's public /mcp URL.")
+    oauth_manager_claim: str = Field(
+        default="sub", min_length=1,
+        description="The claim mapped to a manager through retail.manager_identities "
+                    "(sub, email, oid, or a custom claim).")
+    oauth_manager_id_claim: str | None = Field(
+        default=None,
+        description="Optional: a claim that carries the manager id itself (no mapping).")
+    oauth_required_scopes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["zava:read"],
+        description="Scopes every token must have (comma or space separated).")
+    oauth_algorithms: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["RS256", "PS256", "ES256"],
+        description="Accepted signature algorithms (asymmetric only).")
+    oauth_leeway_s: float = Field(default=30.0, ge=0, le=300,
+                                  description="Clock skew allowed on exp and nbf.")
+    oauth_jwks_ttl_s: float = Field(
+        default=3600.0, gt=0, description="How long the issuer's keys are used before "
+                                          "they are fetched again.")
+    oauth_jwks_min_refresh_s: float = Field(
+        default=30.0, ge=0,
+        description="At most one JWKS fetch per this many seconds for unknown key ids.")
+    oauth_token_cache_ttl_s: float = Field(
+        default=300.0, ge=0,
+        description="A verified token is reused (no re-verification) this long at most, "
+                    "never past its expiry.")
+    oauth_http_timeout_s: float = Field(
+        default=3.0, gt=0, description="Timeout of calls to the identity provider.")
+    oauth_introspection_url: str | None = Field(
+        default=None,
+        description="RFC 7662 endpoint for opaque (non-JWT) tokens; unset, only JWTs.")
+    oauth_client_id: str | None = Field(
+        default=None, description="Client id of this server at the introspection endpoint.")
+    oauth_client_secret: SecretStr | None = Field(
+        default=None, description="Its secret (HTTP basic authentication).")
+    oauth_introspection_cache_s: float = Field(
+        default=60.0, ge=0, description="How long an active introspection answer is reused.")
     allow_privileged_login: bool = Field(
         default=False,
         description="Serve even if the login is superuser, BYPASSRLS, owner or writer "
@@ -196,6 +240,30 @@ class Settings(BaseSettings):
         if value is None or not value.strip():
             return None
         return normalise_database_url(value)
+
+    @field_validator("oauth_required_scopes", "oauth_algorithms", mode="before")
+    @classmethod
+    def _split_words(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part for part in value.replace(",", " ").split() if part]
+        return value
+
+    @field_validator("oauth_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        allowed = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
+                   "ES512", "EdDSA"}
+        refused = [alg for alg in value if alg not in allowed]
+        if refused or not value:
+            raise ValueError(f"ZAVA_OAUTH_ALGORITHMS: {refused or 'none given'} refused; use "
+                             "asymmetric algorithms only (RS256, PS256, ES256, ...)")
+        return value
+
+    @field_validator("oauth_issuer", "oauth_audience", "oauth_introspection_url",
+                     "oauth_manager_id_claim")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() if value and value.strip() else None
 
     @field_validator("read_replica_urls", mode="before")
     @classmethod

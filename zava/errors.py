@@ -105,3 +105,23 @@ class ResultTooNestedError(ZavaError):
     """A value nests arrays or records deeper than clients can read."""
 
     code = "result_too_nested"
+
+
+class TokenRejectedError(AuthorizationError):
+    """An OAuth access token failed verification (signature, issuer, audience, time,
+    algorithm, key): the client must obtain a new token (HTTP 401)."""
+
+    code = "invalid_token"
+
+
+class IdentityNotMappedError(AuthorizationError):
+    """A verified token names a person no manager is mapped to (HTTP 403)."""
+
+    code = "identity_not_mapped"
+
+
+class IdentityProviderUnavailableError(ZavaError):
+    """The identity provider's metadata, keys or introspection endpoint cannot be
+    reached, and the token cannot be verified without them (refused, HTTP 503)."""
+
+    code = "identity_provider_unavailable"
