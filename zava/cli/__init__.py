@@ -1,4 +1,4 @@
-"""The `zava` command line: serve, db, seed, demo, doctor.
+"""The `zava` command line: serve, db, seed, demo, doctor, token, identity, stats.
 
 Exit codes: 0 success, 1 failure, 2 usage error. Errors are one line on stderr; the
 traceback appears only with ``--debug``.
@@ -12,6 +12,7 @@ import click
 
 from zava.cli.db import db, doctor
 from zava.cli.demo import demo
+from zava.cli.identity import identity
 from zava.cli.seed import seed
 from zava.cli.serve import serve, token
 from zava.cli.stats import stats
@@ -47,6 +48,7 @@ def main(ctx: click.Context, debug: bool, log_json: bool, log_queries: bool,
 main.add_command(db)
 main.add_command(doctor)
 main.add_command(demo)
+main.add_command(identity)
 main.add_command(seed)
 main.add_command(serve)
 main.add_command(stats)

@@ -115,6 +115,25 @@ class ManagerLogin(Base):
     )
 
 
+class ManagerIdentity(Base):
+    """A person signed in at an OAuth/OpenID issuer (``subject``: the claim the server
+    maps, ``sub`` by default) and the manager they act as (``zava identity add``). The
+    server reads it only through ``retail.manager_for_identity(issuer, subject)``."""
+
+    __tablename__ = "manager_identities"
+    __table_args__ = (
+        CheckConstraint("length(trim(issuer)) > 0", name="issuer_not_blank"),
+        CheckConstraint("length(trim(subject)) > 0", name="subject_not_blank"),
+        {"comment": "People signed in at an OAuth/OpenID issuer, by the token claim the "
+                    "server maps (sub by default), and the manager each acts as"},
+    )
+
+    issuer: Mapped[str] = mapped_column(Text, primary_key=True)
+    subject: Mapped[str] = mapped_column(Text, primary_key=True)
+    manager_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("managers.manager_id", ondelete="CASCADE"), index=True
+    )
+
 class Customer(Base):
     """A customer with a home store."""
 

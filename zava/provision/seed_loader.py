@@ -36,6 +36,10 @@ LOGINS = "manager_logins"
 LOGINS_TABLE = f"retail.{LOGINS}"
 """Logins bound to a manager: kept across ``--replace`` (they reference managers)."""
 
+IDENTITIES = "manager_identities"
+IDENTITIES_TABLE = f"retail.{IDENTITIES}"
+"""OAuth identities mapped to managers (``zava identity add``): kept the same way."""
+
 REFERENCED = ("customers", "orders")
 """Large tables that later tables' foreign keys check, analysed after their first chunk."""
 
@@ -117,9 +121,13 @@ async def load_dataset(url: str, generator: DatasetGenerator, *, replace: bool =
                 await connection.execute(
                     f"CREATE TEMP TABLE kept_logins ON COMMIT DROP AS "
                     f"SELECT login, manager_id FROM {LOGINS_TABLE}")
+                await connection.execute(
+                    f"CREATE TEMP TABLE kept_identities ON COMMIT DROP AS "
+                    f"SELECT issuer, subject, manager_id FROM {IDENTITIES_TABLE}")
                 kept_logins = True
                 await connection.execute(
-                    "TRUNCATE " + ", ".join(f"retail.{t}" for t in (*DATA_TABLES, LOGINS)))
+                    "TRUNCATE " + ", ".join(
+                        f"retail.{t}" for t in (*DATA_TABLES, LOGINS, IDENTITIES)))
             with TableProgress(quiet) as progress:
                 async with Prefetch(generator.tables(), depth=1) as ahead:
                     async for rows in ahead:
@@ -142,6 +150,10 @@ async def load_dataset(url: str, generator: DatasetGenerator, *, replace: bool =
                 await connection.execute(
                     f"INSERT INTO {LOGINS_TABLE} (login, manager_id) SELECT k.login, "
                     "k.manager_id FROM pg_temp.kept_logins AS k "
+                    "JOIN retail.managers AS m USING (manager_id)")
+                await connection.execute(
+                    f"INSERT INTO {IDENTITIES_TABLE} (issuer, subject, manager_id) SELECT "
+                    "k.issuer, k.subject, k.manager_id FROM pg_temp.kept_identities AS k "
                     "JOIN retail.managers AS m USING (manager_id)")
             await rebuild_vector_index(connection, embedded)
             for table in DATA_TABLES:

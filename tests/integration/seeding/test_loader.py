@@ -99,12 +99,20 @@ async def test_replacing_keeps_logins_bound_to_managers(empty: EmbeddedCluster) 
         await connection.execute(
             "INSERT INTO retail.manager_logins VALUES ('mgr_seattle', $1)",
             company.SEATTLE_MANAGER_ID)
+        await connection.execute(
+            "INSERT INTO retail.manager_identities VALUES ('https://idp.test', 'alice', $1)",
+            company.SEATTLE_MANAGER_ID)
         await load_dataset(empty.admin_url, tiny(4), replace=True, quiet=True)
         bound = await connection.fetch("SELECT login, manager_id FROM retail.manager_logins")
+        identities = await connection.fetch(
+            "SELECT issuer, subject, manager_id FROM retail.manager_identities")
     finally:
         await connection.close()
     assert [(r["login"], r["manager_id"]) for r in bound] == [
         ("mgr_seattle", company.SEATTLE_MANAGER_ID)]
+    # so do OAuth identities mapped to managers (zava identity add)
+    assert [tuple(r) for r in identities] == [
+        ("https://idp.test", "alice", company.SEATTLE_MANAGER_ID)]
 
 
 class FailingGenerator(DatasetGenerator):

@@ -12,6 +12,8 @@ from zava.errors import (
     DatabaseError,
     DatabaseUnavailableError,
     EmbeddingUnavailableError,
+    IdentityNotMappedError,
+    IdentityProviderUnavailableError,
     QueryRejectedError,
     QueryTimeoutError,
     QueryTooCostlyError,
@@ -19,6 +21,7 @@ from zava.errors import (
     ResultTooLargeError,
     ResultTooNestedError,
     ServerBusyError,
+    TokenRejectedError,
     ValidationError,
     ZavaError,
 )
@@ -38,6 +41,9 @@ CODES = {
     QueryTooCostlyError: "query_too_costly",
     ResultTooLargeError: "result_too_large",
     ResultTooNestedError: "result_too_nested",
+    TokenRejectedError: "invalid_token",
+    IdentityNotMappedError: "identity_not_mapped",
+    IdentityProviderUnavailableError: "identity_provider_unavailable",
 }
 
 
