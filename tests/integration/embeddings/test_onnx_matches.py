@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from zava.bundled import SEED_DIR
+from zava.embeddings import onnx as onnx_runtime
 from zava.embeddings import onnx_export
 from zava.embeddings.base import product_text
 from zava.embeddings.onnx import OnnxEmbedder
@@ -85,17 +86,21 @@ def test_empty_and_long_texts(onnx: OnnxEmbedder) -> None:
     assert len(tokenizer.encode(LONG).ids) == 256
 
 
-def test_a_second_load_uses_the_cached_graph(cache: Path, onnx: OnnxEmbedder,
+def test_a_second_load_uses_the_cached_graph(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    first = onnx.vectors(QUESTIONS[:8])
-    assert [p.suffix for p in cache.iterdir()] == [".onnx"]
+    # Loaded runtimes are shared by the process (another test may have loaded this
+    # model already): start from none, with a cache of this test's own.
+    monkeypatch.setattr(onnx_runtime, "_RUNTIMES", {})
+    first = OnnxEmbedder(cache_dirs=[tmp_path]).vectors(QUESTIONS[:8])
+    assert [p.suffix for p in tmp_path.iterdir()] == [".onnx"]
+    monkeypatch.setattr(onnx_runtime, "_RUNTIMES", {})
 
     def no_build(_: object) -> None:
         raise AssertionError("the graph was built again")
 
     monkeypatch.setattr(onnx_export, "build_model", no_build)
     # Two intra-op threads: another session, loaded from the cached file.
-    again = OnnxEmbedder(cache_dirs=[cache], threads=2).vectors(QUESTIONS[:8])
+    again = OnnxEmbedder(cache_dirs=[tmp_path], threads=2).vectors(QUESTIONS[:8])
     np.testing.assert_allclose(again, first, atol=1e-5)
 
 
