@@ -27,8 +27,8 @@ class ShareLimits(BaseModel):
     """One scope's fair share per caller (0 turns a limit off)."""
 
     concurrency: int = Field(default=4, ge=0, description="Calls in flight at once.")
-    rate_per_s: float = Field(default=20.0, ge=0, description="Sustained calls per second.")
-    burst: int = Field(default=40, ge=1, description="Calls allowed at once above the rate.")
+    rate_per_s: float = Field(default=50.0, ge=0, description="Sustained calls per second.")
+    burst: int = Field(default=100, ge=1, description="Calls allowed at once above the rate.")
 
 
 def default_limits() -> dict[str, ShareLimits]:

@@ -54,7 +54,7 @@ def serve(ctx: click.Context, transport: str, rls_user: uuid.UUID | None, host: 
                                "(or ZAVA_RLS_USER)")
 
     async def work() -> None:
-        async with open_runtime(settings) as runtime:
+        async with open_runtime(settings, shared=transport == "http") as runtime:
             if transport == "http":
                 await serve_http(runtime, host=host, port=port,
                                  trust_identity_header=trust_identity_header,

@@ -47,7 +47,8 @@ class Runtime:
     embedder: CachedEmbedder
     metrics: Metrics
     cache: ResultCache
-    fair_share: FairShare
+    fair_share: FairShare | None
+    """Per-caller limits (None over stdio: one caller per process, nobody to share with)."""
     started: float = field(default_factory=time.monotonic)
     scopes: Lru[uuid.UUID, str] = field(default_factory=lambda: Lru(10_000))
     """Each caller's scope (store, region, head_office), looked up once."""
@@ -57,6 +58,9 @@ class Runtime:
     async def admitted(self, caller: uuid.UUID) -> AsyncIterator[None]:
         """Run the body as one call of ``caller`` within their fair share (their scope's
         limits; ``RateLimitedError`` when over)."""
+        if self.fair_share is None:
+            yield
+            return
         scope = self.scopes.get(caller)
         if scope is None:
             scope = await analytics.caller_scope(self.unit(caller))
@@ -89,8 +93,10 @@ async def _load_guard(engine: AsyncEngine, settings: Settings) -> SqlGuard:
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+async def open_runtime(settings: Settings, *,
+                       shared: bool = True) -> AsyncIterator[Runtime]:
     """Start everything the server needs; close the pool (and embedded handle) on exit.
+    ``shared``: several callers share this server (HTTP), so each gets a fair share.
 
     The database must be reachable at start; afterwards outages are survived (calls fail
     with database_unavailable and succeed again once it returns, without a restart).
@@ -102,7 +108,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     fair_share = FairShare(settings.caller_limits, redis_url=settings.redis_url,
                            prefix=settings.cache_prefix,
                            stale_after_s=settings.statement_timeout_ms / 1000 * 2 + 10,
-                           max_wait_s=settings.caller_max_wait_s)
+                           max_wait_s=settings.caller_max_wait_s) if shared else None
     embedder = create_embedder(settings, cache.backend if settings.redis_url else None)
     try:
         guard = await _load_guard(engine, settings)
@@ -117,7 +123,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     finally:
         await embedder.aclose()
         await cache.aclose()
-        await fair_share.aclose()
+        if fair_share is not None:
+            await fair_share.aclose()
         await engine.dispose()
         if target.embedded is not None:
             stop_cluster(settings.data_dir)
