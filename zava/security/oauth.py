@@ -222,6 +222,13 @@ class JwksCache:
             f"the identity provider's metadata cannot be fetched ({'; '.join(failures)}); "
             "check ZAVA_OAUTH_ISSUER and that the provider is reachable from this server")
 
+    async def prefetch(self) -> bool:
+        """Fetch the metadata and keys now (start-up); False when the provider cannot be
+        reached (the first token retries). A wrong issuer raises ``ConfigurationError``."""
+        if self._may_attempt(self._clock()):
+            await self._refresh()
+        return self._fetched_at is not None
+
     async def key_for(self, kid: str | None, alg: str) -> jwt.PyJWK:
         """The signing key ``kid`` names (refreshing the JWKS if it is unknown and a
         refresh is allowed now)."""

@@ -10,6 +10,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 
 from loguru import logger
+from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
@@ -97,7 +98,18 @@ async def call_as(state: ServerState, ctx: ToolContext | None,
         fields = {"trace_id": call.trace_id, "caller": str(caller), "tool": tool,
                   "query_hash": call.query_hash, "rows": call.rows, "bytes": call.bytes,
                   "ms": round(seconds * 1000, 1), "outcome": outcome}
+        fields.update(_principal())
         if call.query_text is not None:
             fields["query"] = call.query_text
         logger.bind(audit=True, **fields).info(
             "audit " + " ".join(f"{k}={v}" for k, v in fields.items()))
+
+
+def _principal() -> dict[str, str]:
+    """The OAuth issuer and subject of the request's verified token (never the token
+    itself); nothing for static tokens, headers and stdio."""
+    token = get_access_token()
+    issuer = (token.claims or {}).get("iss") if token is not None else None
+    if token is None or issuer is None or token.subject is None:
+        return {}
+    return {"issuer": str(issuer), "subject": token.subject}

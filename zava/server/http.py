@@ -1,4 +1,5 @@
-"""Streamable HTTP: bearer-token auth, DNS-rebinding protection, /health, /ready and
+"""Streamable HTTP: bearer-token auth (static tokens, or an OAuth 2.1 resource server when
+ZAVA_OAUTH_ISSUER is set: see ``zava.server.oauth``), DNS-rebinding protection, /health, /ready and
 /metrics (Prometheus). Every route answers only the allowed ``Host`` names, like /mcp;
 /metrics requires ``ZAVA_METRICS_TOKEN`` when it is set and otherwise answers loopback
 clients only: its counters (cache hits by namespace) must not reach tenants."""
@@ -15,9 +16,10 @@ from collections.abc import Iterator
 
 import uvicorn
 from loguru import logger
+from mcp.server.auth.routes import build_resource_metadata_url
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
-from pydantic import SecretStr
+from pydantic import AnyHttpUrl, SecretStr
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -25,10 +27,20 @@ from zava.errors import ConfigurationError, ZavaError
 from zava.observability.metrics import CONTENT_TYPE
 from zava.provision.health import check_database
 from zava.security.identity import IDENTITY_HEADER, TokenStore, parse_manager_id
+from zava.security.oauth import OAuthConfig, OAuthVerifier
 from zava.server.app import build_server
 from zava.server.identity import HashedTokenVerifier, HeaderCaller, TokenCaller
+from zava.server.oauth import (
+    OAuthAccessTokens,
+    OAuthGate,
+    metadata_document,
+    oauth_requester,
+)
 from zava.server.runtime import Runtime
-from zava.server.session_cap import Identify, SessionCap
+from zava.server.session_cap import App, Identify, SessionCap
+from zava.services.identities import IdentityDirectory
+
+ROOT_METADATA_PATH = "/.well-known/oauth-protected-resource"
 
 
 def is_loopback(host: str) -> bool:
@@ -57,6 +69,8 @@ async def serve_http(
     """Serve MCP at ``/mcp`` until interrupted."""
     settings = runtime.settings
     options: dict[str, object] = {}
+    verifier: OAuthVerifier | None = None
+    resource = public_url or f"http://{host}:{port}/mcp"
     if trust_identity_header:
         if not is_loopback(host):
             raise ConfigurationError(
@@ -66,6 +80,17 @@ async def serve_http(
                        "manager. Local development only; use bearer tokens in production")
         identity: HeaderCaller | TokenCaller = HeaderCaller()
         requester: Identify = _header_requester
+    elif settings.oauth_issuer:
+        verifier = await _oauth_verifier(runtime, resource)
+        identity = TokenCaller()
+        requester = oauth_requester(verifier)
+        scopes = list(verifier.config.required_scopes)
+        options = {
+            "token_verifier": OAuthAccessTokens(verifier),
+            "auth": AuthSettings(issuer_url=verifier.config.issuer,
+                                 resource_server_url=resource, required_scopes=scopes,
+                                 validate_token_resource=False),  # the verifier checks aud
+        }
     else:
         store = TokenStore.load(settings.token_file, settings.tokens)
         if not store.managers_by_hash:
@@ -74,7 +99,6 @@ async def serve_http(
                 "`zava token create --manager <id> --file tokens.txt`) or ZAVA_TOKENS")
         identity = TokenCaller()
         requester = _token_requester(store)
-        resource = public_url or f"http://{host}:{port}/mcp"
         options = {
             "token_verifier": HashedTokenVerifier(store),
             "auth": AuthSettings(issuer_url=resource.removesuffix("/mcp"),
@@ -90,6 +114,16 @@ async def serve_http(
         if request.headers.get("host", "") in own_hosts:
             return None
         return JSONResponse({"error": "misdirected request: unknown Host"}, status_code=421)
+
+    if verifier is not None:
+        metadata = metadata_document(resource, verifier.config.issuer,
+                                     list(verifier.config.required_scopes))
+
+        @server.custom_route(ROOT_METADATA_PATH, methods=["GET"])  # type: ignore[untyped-decorator]
+        async def protected_resource(request: Request) -> JSONResponse:
+            if refused := foreign_host(request):
+                return refused
+            return JSONResponse(metadata)
 
     @server.custom_route("/health", methods=["GET"])  # type: ignore[untyped-decorator]
     async def health(request: Request) -> JSONResponse:
@@ -121,7 +155,11 @@ async def serve_http(
 
     app = server.streamable_http_app(
         host=host, transport_security=security)
-    capped = SessionCap(app, requester, limit=settings.max_sessions_per_caller)
+    capped: App = SessionCap(app, requester, limit=settings.max_sessions_per_caller)
+    if verifier is not None:
+        capped = OAuthGate(capped, verifier,
+                           resource_metadata_url=str(build_resource_metadata_url(
+                               AnyHttpUrl(resource))))
     config = uvicorn.Config(capped, host=host, port=port, log_config=None, lifespan="on",
                             access_log=False, timeout_graceful_shutdown=5)
     server_process = _GracefulServer(config)
@@ -129,8 +167,27 @@ async def serve_http(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, server_process.request_exit)
     logger.info("serving MCP on http://{}:{}/mcp", host, port)
-    await server_process.serve()
+    try:
+        await server_process.serve()
+    finally:
+        if verifier is not None:
+            await verifier.aclose()
     logger.info("HTTP server stopped")
+
+
+async def _oauth_verifier(runtime: Runtime, resource: str) -> OAuthVerifier:
+    """The verifier for ``ZAVA_OAUTH_ISSUER``, with the issuer's keys fetched now when the
+    provider answers (a provider that is down is retried on the first token)."""
+    config = OAuthConfig.from_settings(runtime.settings, resource_url=resource)
+    directory = IdentityDirectory(runtime.engine, runtime.settings)
+    verifier = OAuthVerifier(config, directory.manager_for)
+    if not await verifier.jwks.prefetch():
+        logger.warning("the identity provider {} cannot be reached now; tokens are refused "
+                       "until it answers", config.issuer)
+    logger.info("OAuth resource server: tokens of {} for {} (claim {} -> manager)",
+                config.issuer, config.audience, config.manager_id_claim or
+                f"{config.manager_claim} via retail.manager_identities")
+    return verifier
 
 
 def _header_requester(headers: dict[str, str]) -> uuid.UUID | None:
