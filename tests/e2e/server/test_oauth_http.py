@@ -13,6 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -33,8 +34,8 @@ from mcp.shared.auth import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.e2e.conftest import http_server
 from tests.e2e.server.expected import Expected
-from tests.e2e.server.test_http import start_server, stop
 from tests.support.oidc import OidcProvider, install, new_key
 from zava.provision.embedded import EmbeddedCluster
 from zava.provision.identities import add_identity
@@ -72,17 +73,19 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]
 
 
 @pytest.fixture(scope="module")
+def server_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("zava") / "server.log"
+
+
+@pytest.fixture(scope="module")
 async def oauth_server(provider: OidcProvider, seeded_database: EmbeddedCluster,
-                       server_env: dict[str, str]) -> AsyncIterator[str]:
+                       server_env: dict[str, str], server_log: Path) -> AsyncIterator[str]:
     for subject, manager_id in MAPPED.items():
         await add_identity(seeded_database.admin_url, provider.issuer, subject, manager_id)
     env = dict(server_env, ZAVA_OAUTH_ISSUER=provider.issuer,
-               ZAVA_OAUTH_JWKS_MIN_REFRESH_S="0", ZAVA_OAUTH_HTTP_TIMEOUT_S="2",
-               ZAVA_LOG_LEVEL="INFO")
-    process, base = start_server(env)
-    yield base
-    stop(process)
-    assert process.returncode == 0
+               ZAVA_OAUTH_JWKS_MIN_REFRESH_S="0", ZAVA_OAUTH_HTTP_TIMEOUT_S="2")
+    with http_server(env, server_log) as base:
+        yield base
 
 
 class MemoryStorage:
@@ -145,7 +148,8 @@ async def check_scoped(answer: dict[str, Any], engine: AsyncEngine,
 async def test_client_credentials_act_as_the_mapped_manager(
         oauth_server: str, provider: OidcProvider, seeded_admin_engine: AsyncEngine,
         client_id: str) -> None:
-    answer = await call_tools(oauth_server, service_auth(oauth_server, provider.issuer, client_id))
+    auth = service_auth(oauth_server, provider.issuer, client_id)
+    answer = await call_tools(oauth_server, auth)
     await check_scoped(answer, seeded_admin_engine, MAPPED[client_id])
 
 
@@ -206,10 +210,19 @@ async def test_authorization_code_with_pkce_acts_as_the_signed_in_person(
 
 
 async def test_a_token_plus_an_identity_header_is_the_token(
-        oauth_server: str, provider: OidcProvider, seeded_admin_engine: AsyncEngine) -> None:
-    answer = await call_tools(oauth_server, service_auth(oauth_server, provider.issuer, "svc-seattle"),
-                              headers={"x-rls-user-id": str(HEAD_OFFICE)})
+        oauth_server: str, provider: OidcProvider, seeded_admin_engine: AsyncEngine,
+        server_log: Path) -> None:
+    auth = service_auth(oauth_server, provider.issuer, "svc-seattle")
+    answer = await call_tools(oauth_server, auth, headers={"x-rls-user-id": str(HEAD_OFFICE)})
     await check_scoped(answer, seeded_admin_engine, SEATTLE)
+    # the audit line names the issuer and subject, never the token
+    token = auth.context.current_tokens.access_token  # type: ignore[union-attr]
+    log = server_log.read_text()
+    audits = [line for line in log.splitlines()
+              if "audit " in line and "subject=svc-seattle" in line]
+    assert audits and f"issuer={provider.issuer}" in audits[-1]
+    assert f"caller={SEATTLE}" in audits[-1]
+    assert token not in log and token.split(".")[2] not in log
 
 
 def token_for(provider: OidcProvider, client_id: str, resource: str,
