@@ -41,6 +41,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.seed_load --size workshop
 	$(BIN)/python -m benchmarks.rls_overhead
 	$(BIN)/python -m benchmarks.tool_latency
+	$(BIN)/python -m benchmarks.oauth_verify
 	$(BIN)/python -m benchmarks.search_quality --size workshop
 
 clean:
