@@ -1,6 +1,7 @@
 // A real OpenID provider for Zava's OAuth tests: oidc-provider (the certified Node.js
 // implementation), listening on 127.0.0.1 only.
 //
+//   npm ci && node provider.mjs          # http://127.0.0.1:9123, its development key
 //   OIDC_PORT=9123 OIDC_JWKS='{"keys":[...private JWKs...]}' node provider.mjs
 //
 // - JWT access tokens for any resource indicator (RFC 8707) on 127.0.0.1, with the scope
@@ -16,7 +17,8 @@ import Provider from 'oidc-provider';
 
 const port = Number(process.env.OIDC_PORT || 9123);
 const issuer = `http://127.0.0.1:${port}`;
-const jwks = JSON.parse(process.env.OIDC_JWKS);
+// Without OIDC_JWKS, oidc-provider signs with its built-in development key.
+const jwks = process.env.OIDC_JWKS ? JSON.parse(process.env.OIDC_JWKS) : undefined;
 
 const USERS = {
   alice: { email: 'alice@zava.test' },
@@ -35,7 +37,7 @@ const service = (id) => ({
 });
 
 const configuration = {
-  jwks,
+  ...(jwks ? { jwks } : {}),
   cookies: { keys: ['zava-test-only'] },
   clients: [
     service('svc-seattle'), service('svc-eastside'), service('svc-hq'),
