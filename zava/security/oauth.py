@@ -498,7 +498,7 @@ class OAuthVerifier:
                 f"the token was issued by another issuer; this server accepts tokens of "
                 f"{config.issuer} only")
         audiences = _audiences(answer.get("aud"))
-        if audiences and not any(_same_resource(a, config.audience) for a in audiences):
+        if not any(_same_resource(a, config.audience) for a in audiences):
             raise TokenRejectedError(
                 "the token was issued for another resource: ask the issuer for a token for "
                 f"the resource {config.audience}")

@@ -362,9 +362,12 @@ async def test_opaque_tokens_are_introspected_and_cached() -> None:
 @pytest.mark.parametrize(("answer", "says"), [
     ({"active": False}, "not active"),
     ({"active": True, "sub": "alice", "aud": "http://other/mcp"}, "another resource"),
-    ({"active": True, "sub": "alice", "iss": "https://evil.test"}, "another issuer"),
-    ({"active": True, "sub": "alice", "exp": int(time.time()) - 600}, "expired"),
-])
+    ({"active": True, "sub": "alice"}, "another resource"),  # no audience: not for us
+    ({"active": True, "sub": "alice", "aud": AUDIENCE, "iss": "https://evil.test"},
+     "another issuer"),
+    ({"active": True, "sub": "alice", "aud": AUDIENCE, "exp": int(time.time()) - 600},
+     "expired"),
+], ids=["inactive", "other-audience", "no-audience", "other-issuer", "expired"])
 async def test_introspection_refusals(answer: dict[str, Any], says: str) -> None:
     with pytest.raises(TokenRejectedError, match=says):
         await introspecting(answer, []).verify("opaque")
