@@ -83,7 +83,8 @@ async def oauth_server(provider: OidcProvider, seeded_database: EmbeddedCluster,
     for subject, manager_id in MAPPED.items():
         await add_identity(seeded_database.admin_url, provider.issuer, subject, manager_id)
     env = dict(server_env, ZAVA_OAUTH_ISSUER=provider.issuer,
-               ZAVA_OAUTH_JWKS_MIN_REFRESH_S="0", ZAVA_OAUTH_HTTP_TIMEOUT_S="2")
+               ZAVA_OAUTH_JWKS_MIN_REFRESH_S="0", ZAVA_OAUTH_HTTP_TIMEOUT_S="2",
+               ZAVA_SEARCH_MODE="lexical")
     with http_server(env, server_log) as base:
         yield base
 
@@ -116,32 +117,57 @@ def service_auth(base: str, issuer: str, client_id: str) -> ClientCredentialsOAu
 
 async def call_tools(base: str, auth: httpx2.Auth | None = None,
                      headers: dict[str, str] | None = None) -> dict[str, Any]:
-    """Free SQL, store performance and the stores resource through one MCP session."""
+    """Every tool (semantic search in lexical mode: no model to load) and the stores
+    resource, through one MCP session."""
+    calls: dict[str, tuple[str, dict[str, Any]]] = {
+        "orders": ("execute_sales_query", {"postgresql_query": ORDERS_PER_STORE}),
+        "performance": ("get_store_performance", {"period": "last_12_months"}),
+        "top": ("get_top_products", {"period": "last_12_months", "limit": 5}),
+        "low": ("get_low_stock", {"threshold": 10}),
+        "trend": ("get_sales_trend", {"months": 3}),
+        "plan": ("explain_sales_query", {"postgresql_query": "SELECT count(*) FROM retail.orders"}),
+        "schemas": ("get_multiple_table_schemas", {"table_names": ["retail.stores"]}),
+        "today": ("get_current_utc_date", {}),
+        "health": ("health_check", {}),
+        "search": ("semantic_search_products", {"query_description": "patio umbrella",
+                                                "max_rows": 5}),
+    }
+    answers: dict[str, Any] = {}
     async with httpx2.AsyncClient(auth=auth, headers=headers, timeout=30) as http, \
             streamable_http_client(base + "/mcp", http_client=http) as (read, write), \
             ClientSession(read, write) as session:
         await session.initialize()
-        orders = await session.call_tool("execute_sales_query",
-                                         {"postgresql_query": ORDERS_PER_STORE})
-        assert not orders.is_error, orders.content[0].text
-        performance = await session.call_tool("get_store_performance", {"period": "last_90_days"})
-        assert not performance.is_error, performance.content[0].text
+        for name, (tool, arguments) in calls.items():
+            result = await session.call_tool(tool, arguments)
+            assert not result.is_error, f"{tool}: {result.content}"
+            answers[name] = result.structured_content
         stores = await session.read_resource("zava://stores")
-        return {"orders": orders.structured_content,
-                "performance": performance.structured_content,
-                "stores": stores.contents[0].text}  # type: ignore[union-attr]
+        answers["stores"] = getattr(stores.contents[0], "text", "")
+    return answers
 
 
 async def check_scoped(answer: dict[str, Any], engine: AsyncEngine,
                        manager_id: uuid.UUID) -> None:
+    """Each answer equals independent SQL over the manager's stores (superuser, explicit
+    store filter)."""
     expected = Expected(engine, manager(manager_id))
     assert answer["orders"]["rows"] == await expected.orders_per_store()
-    names = {row["store"] if isinstance(row, dict) else row[0]
-             for row in answer["performance"].get("stores", answer["performance"].get("rows", []))}
-    if names:
-        assert names <= set(expected.store_names)
+    revenue = await expected.revenue_per_store("last_12_months")
+    assert {s["store"]: s["revenue"]
+            for s in answer["performance"]["stores"]} == pytest.approx(revenue)
+    assert [p["sku"] for p in answer["top"]["products"]] == await expected.top_skus(
+        "last_12_months", 5)
+    assert [[i["store"], i["sku"], i["stock_level"]]
+            for i in answer["low"]["items"]] == await expected.low_stock(10)
+    assert answer["trend"]["stores"] == expected.store_names
+    assert answer["plan"]["plan"] and answer["health"]["status"] == "ok"
+    found = answer["search"]["products"]
+    stock = await expected.units_on_hand([p["sku"] for p in found])
+    assert found and all(p["units_in_your_stores"] == stock.get(p["sku"], 0) for p in found)
     for name in {s.name for s in company.stores()} - set(expected.store_names):
         assert name not in answer["stores"]
+    for name in expected.store_names:
+        assert name in answer["stores"]
 
 
 @pytest.mark.parametrize("client_id", ["svc-seattle", "svc-eastside", "svc-hq"])
