@@ -84,6 +84,8 @@ async def oauth_server(provider: OidcProvider, seeded_database: EmbeddedCluster,
         await add_identity(seeded_database.admin_url, provider.issuer, subject, manager_id)
     env = dict(server_env, ZAVA_OAUTH_ISSUER=provider.issuer,
                ZAVA_OAUTH_JWKS_MIN_REFRESH_S="0", ZAVA_OAUTH_HTTP_TIMEOUT_S="2",
+               ZAVA_OAUTH_INTROSPECTION_URL=provider.issuer + "/token/introspection",
+               ZAVA_OAUTH_CLIENT_ID="zava-rs", ZAVA_OAUTH_CLIENT_SECRET="secret",
                ZAVA_SEARCH_MODE="lexical")
     with http_server(env, server_log) as base:
         yield base
@@ -207,7 +209,7 @@ def browser_login(user: str, captured: dict[str, str]) -> Any:
     return redirect_handler
 
 
-def user_auth(base: str, user: str) -> OAuthClientProvider:
+def user_auth(base: str, user: str, client_id: str = "zava-desktop") -> OAuthClientProvider:
     captured: dict[str, str] = {}
 
     async def callback_handler() -> AuthorizationCodeResult:
@@ -216,7 +218,7 @@ def user_auth(base: str, user: str) -> OAuthClientProvider:
                                        iss=captured.get("iss"))
 
     client = OAuthClientInformationFull(
-        client_id="zava-desktop", redirect_uris=[REDIRECT], token_endpoint_auth_method="none",
+        client_id=client_id, redirect_uris=[REDIRECT], token_endpoint_auth_method="none",
         grant_types=["authorization_code", "refresh_token"], response_types=["code"])
     metadata = OAuthClientMetadata(
         redirect_uris=[REDIRECT], token_endpoint_auth_method="none",
@@ -233,6 +235,21 @@ async def test_authorization_code_with_pkce_acts_as_the_signed_in_person(
         oauth_server: str, seeded_admin_engine: AsyncEngine, user: str) -> None:
     answer = await call_tools(oauth_server, user_auth(oauth_server, user))
     await check_scoped(answer, seeded_admin_engine, MAPPED[user])
+
+
+async def test_opaque_tokens_are_introspected(oauth_server: str, provider: OidcProvider,
+                                             seeded_admin_engine: AsyncEngine) -> None:
+    """RFC 7662: an opaque token from the provider, checked at its introspection endpoint
+    with this server's client credentials; a token it does not know is refused."""
+    auth = user_auth(oauth_server, "erin", client_id="zava-desktop-opaque")
+    answer = await call_tools(oauth_server, auth)
+    assert auth.context.current_tokens is not None
+    assert auth.context.current_tokens.access_token.count(".") != 2  # not a JWT
+    await check_scoped(answer, seeded_admin_engine, EASTSIDE)
+    refused = post_mcp(oauth_server, "not-a-token-the-provider-issued")
+    challenge = refused.headers["www-authenticate"]
+    print(f"opaque-unknown: {refused.status_code} WWW-Authenticate: {challenge}")
+    assert refused.status_code == 401 and "not active" in challenge
 
 
 async def test_a_token_plus_an_identity_header_is_the_token(

@@ -7,8 +7,11 @@
 // - JWT access tokens for any resource indicator (RFC 8707) on 127.0.0.1, with the scope
 //   zava:read; the audience is the resource asked for.
 // - Client credentials: svc-seattle, svc-eastside, svc-hq, svc-unmapped (secret "secret"),
-//   and svc-short whose tokens live 2 seconds. Their tokens' sub is the client id.
-// - Authorization code + PKCE: the public client zava-desktop (redirect
+//   svc-short whose tokens live 2 seconds, and svc-opaque whose tokens are opaque (for
+//   RFC 7662 introspection, which Zava calls as the client zava-rs). Their tokens' sub is
+//   the client id.
+// - Authorization code + PKCE: the public client zava-desktop, and zava-desktop-opaque
+//   whose access tokens are opaque (redirect
 //   http://127.0.0.1:33418/callback); users alice (Seattle), erin (Eastside regional
 //   manager), hq (head office), mallory (mapped to nobody). Any password is accepted
 //   (oidc-provider's development interactions): the tests drive the forms headlessly.
@@ -27,6 +30,8 @@ const USERS = {
   mallory: { email: 'mallory@zava.test' },
 };
 
+const OPAQUE = new Set(['svc-opaque', 'zava-desktop-opaque']);
+
 const service = (id) => ({
   client_id: id,
   client_secret: 'secret',
@@ -41,14 +46,15 @@ const configuration = {
   cookies: { keys: ['zava-test-only'] },
   clients: [
     service('svc-seattle'), service('svc-eastside'), service('svc-hq'),
-    service('svc-unmapped'), service('svc-short'),
-    {
-      client_id: 'zava-desktop',
+    service('svc-unmapped'), service('svc-short'), service('svc-opaque'),
+    service('zava-rs'),
+    ...['zava-desktop', 'zava-desktop-opaque'].map((id) => ({
+      client_id: id,
       token_endpoint_auth_method: 'none',
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       redirect_uris: ['http://127.0.0.1:33418/callback'],
-    },
+    })),
   ],
   findAccount: async (ctx, id) => (USERS[id] ? {
     accountId: id,
@@ -73,7 +79,7 @@ const configuration = {
           scope: 'zava:read',
           audience: resourceIndicator,
           accessTokenTTL: client.clientId === 'svc-short' ? 2 : 600,
-          accessTokenFormat: 'jwt',
+          accessTokenFormat: OPAQUE.has(client.clientId) ? 'opaque' : 'jwt',
           jwt: { sign: { alg: 'RS256' } },
         };
       },
