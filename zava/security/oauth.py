@@ -170,7 +170,9 @@ class JwksCache:
         self._clock = clock
         self._lock = asyncio.Lock()
         self._metadata: dict[str, Any] | None = None
-        self._keys: dict[str, jwt.PyJWK] = {}
+        self._keys: dict[str, dict[str, jwt.PyJWK]] = {}
+        """kid -> algorithm -> key (a JWK without ``alg`` serves every allowed algorithm
+        of its key type)."""
         self._fetched_at: float | None = None
         self._attempted_at: float | None = None
         self._last_failure: str | None = None
@@ -244,6 +246,10 @@ class JwksCache:
             key = self._find(kid, alg)
             if key is not None:
                 return key
+        if kid is not None and kid in self._keys:
+            raise TokenRejectedError(
+                f"the token says {alg} but key {kid!r} is for "
+                f"{', '.join(sorted(self._keys[kid]))} only")
         if self._last_failure is not None:
             raise IdentityProviderUnavailableError(
                 f"the token is signed with key id {kid!r}, which this server does not "
@@ -259,9 +265,9 @@ class JwksCache:
 
     def _find(self, kid: str | None, alg: str) -> jwt.PyJWK | None:
         if kid is not None:
-            return self._keys.get(kid)
+            return self._keys.get(kid, {}).get(alg)
         # no kid: acceptable only when exactly one key could have signed it
-        fitting = [k for k in self._keys.values() if k.algorithm_name == alg]
+        fitting = [by_alg[alg] for by_alg in self._keys.values() if alg in by_alg]
         return fitting[0] if len(fitting) == 1 else None
 
     async def _refresh(self) -> None:
@@ -294,33 +300,40 @@ class JwksCache:
             self._last_failure = None
             self.fetches += 1
 
-    def _parse(self, document: object) -> dict[str, jwt.PyJWK]:
+    def _parse(self, document: object) -> dict[str, dict[str, jwt.PyJWK]]:
         if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
             raise ValueError("the JWKS document has no 'keys' list")
-        keys: dict[str, jwt.PyJWK] = {}
+        keys: dict[str, dict[str, jwt.PyJWK]] = {}
         for index, entry in enumerate(document["keys"]):
             if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
                 continue
             if entry.get("kty") not in ("RSA", "EC", "OKP"):
                 continue  # symmetric ("oct") keys are never accepted
-            alg = entry.get("alg")
-            if alg is not None and alg not in self._config.algorithms:
-                continue
-            try:
-                key = jwt.PyJWK(entry, algorithm=alg or self._default_alg(entry))
-            except (jwt.PyJWKError, jwt.InvalidKeyError):
-                continue
-            keys[str(entry.get("kid", f"#{index}"))] = key
+            by_alg: dict[str, jwt.PyJWK] = {}
+            for alg in self._algorithms_of(entry):
+                try:
+                    by_alg[alg] = jwt.PyJWK(entry, algorithm=alg)
+                except (jwt.PyJWKError, jwt.InvalidKeyError):
+                    continue
+            if by_alg:
+                keys[str(entry.get("kid", f"#{index}"))] = by_alg
         return keys
 
-    def _default_alg(self, entry: Mapping[str, Any]) -> str:
+    def _algorithms_of(self, entry: Mapping[str, Any]) -> list[str]:
+        """The allowed algorithms a JWK may verify: its ``alg``, else those of its type
+        (RSA: RS*/PS*; EC: the one of its curve; OKP: EdDSA)."""
+        allowed = self._config.algorithms
+        alg = entry.get("alg")
+        if alg is not None:
+            return [alg] if alg in allowed else []
         kty = entry.get("kty")
         if kty == "EC":
-            return {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}.get(
-                str(entry.get("crv")), "ES256")
+            curve = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}.get(
+                str(entry.get("crv")))
+            return [curve] if curve in allowed else []
         if kty == "OKP":
-            return "EdDSA"
-        return "RS256"
+            return ["EdDSA"] if "EdDSA" in allowed else []
+        return [a for a in allowed if a[:2] in ("RS", "PS")]
 
 
 class OAuthVerifier:

@@ -116,6 +116,16 @@ async def test_a_valid_token_maps_to_its_manager(issuer: FakeIssuer) -> None:
     assert caller.scopes == ("openid", "zava:read")
 
 
+async def test_a_jwk_without_alg_serves_its_key_types_algorithms(issuer: FakeIssuer) -> None:
+    bare = {k: v for k, v in public_jwk(RSA_KEY_2, "bare", "RS256").items() if k != "alg"}
+    issuer.keys.append(bare)
+    verifier = make(issuer)
+    assert (await verifier.verify(mint(RSA_KEY_2, kid="bare", alg="PS256"))).manager_id == SEATTLE
+    assert (await verifier.verify(mint(RSA_KEY_2, kid="bare", sub="hq"))).manager_id == HEAD_OFFICE
+    with pytest.raises(TokenRejectedError, match="is for PS256, RS256 only"):
+        await verifier.verify(mint(EC_KEY, kid="bare", alg="ES256"))
+
+
 async def test_es256_is_accepted(issuer: FakeIssuer) -> None:
     caller = await make(issuer).verify(mint(EC_KEY, kid="e1", alg="ES256", sub="hq"))
     assert caller.manager_id == HEAD_OFFICE
@@ -168,7 +178,7 @@ def wrong_signature() -> str:
     (hmac_with_public_key, "'HS256' is not accepted"),
     (lambda: mint(RSA_KEY_2, kid="unknown"), "'unknown', which the issuer's JWKS does not"),
     (lambda: mint(sub=None), "no 'sub' claim"),
-    (lambda: mint(kid="e1"), "is a ES256 key"),
+    (lambda: mint(kid="e1"), "key 'e1' is for ES256 only"),
     (lambda: "not-a-jwt", "not a JWT"),
 ], ids=["expired", "not-yet-valid", "wrong-issuer", "wrong-audience", "no-audience",
         "wrong-signature", "alg-none", "hmac-public-key", "unknown-kid", "no-subject",
