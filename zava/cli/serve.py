@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--allowed-host", "allowed_hosts", multiple=True,
               help="http: another Host name clients use (behind a proxy); repeatable.")
-@click.option("--public-url", help="http: the URL clients use for /mcp, if not host:port.")
+@click.option("--public-url", help="http: the URL clients use for /mcp, if not host:port "
+                                   "(also the OAuth audience by default).")
 @click.option("--trust-identity-header", is_flag=True,
               help="http, development only: take the caller from x-rls-user-id.")
 @click.option("--allow-privileged-login", is_flag=True,
@@ -39,7 +40,11 @@ if TYPE_CHECKING:
 def serve(ctx: click.Context, transport: str, rls_user: uuid.UUID | None, host: str, port: int,
           allowed_hosts: tuple[str, ...], public_url: str | None,
           trust_identity_header: bool, allow_privileged_login: bool) -> None:
-    """Serve the MCP tools over stdio (desktop clients) or streamable HTTP."""
+    """Serve the MCP tools over stdio (desktop clients) or streamable HTTP.
+
+    HTTP callers are identified by static bearer tokens (ZAVA_TOKEN_FILE, ZAVA_TOKENS) or,
+    with ZAVA_OAUTH_ISSUER set, by OAuth access tokens from that identity provider, mapped
+    to managers with `zava identity add`."""
     from zava.server.app import build_server
     from zava.server.http import serve_http
     from zava.server.identity import FixedCaller
