@@ -81,6 +81,9 @@ async def serve_http(
         identity: HeaderCaller | TokenCaller = HeaderCaller()
         requester: Identify = _header_requester
     elif settings.oauth_issuer:
+        if settings.token_file is not None or settings.tokens:
+            logger.warning("ZAVA_OAUTH_ISSUER is set: the static tokens of ZAVA_TOKEN_FILE / "
+                           "ZAVA_TOKENS are not accepted (unset the issuer to use them)")
         verifier = await _oauth_verifier(runtime, resource)
         identity = TokenCaller()
         requester = oauth_requester(verifier)
