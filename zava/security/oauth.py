@@ -373,7 +373,7 @@ class OAuthVerifier:
         cached = self.cached(token)
         if cached is not None:
             return cached
-        if token.count(".") == 2:
+        if token.count(".") == 2 and (self._is_jwt(token) or not self.config.introspection_url):
             claims = await self._verify_jwt(token)
         elif self.config.introspection_url:
             claims = await self._introspect(token)
@@ -399,6 +399,16 @@ class OAuthVerifier:
                 self._evict()
             self._verified[token_key(token)] = entry
         return entry
+
+    @staticmethod
+    def _is_jwt(token: str) -> bool:
+        """Whether the token's first part decodes as a JWS header (else, with
+        introspection configured, it is an opaque token that happens to have dots)."""
+        try:
+            jwt.get_unverified_header(token)
+        except jwt.DecodeError:
+            return False
+        return True
 
     def _evict(self) -> None:
         now = self._clock()

@@ -369,6 +369,14 @@ async def test_opaque_tokens_are_introspected_and_cached() -> None:
     assert b"token=opaque-token-1" in seen[0].content
 
 
+async def test_an_opaque_token_with_dots_is_introspected_not_parsed() -> None:
+    seen: list[httpx.Request] = []
+    verifier = introspecting({"active": True, "iss": ISSUER, "aud": AUDIENCE, "sub": "hq",
+                              "exp": int(time.time()) + 600}, seen)
+    assert (await verifier.verify("v2.opaque.handle")).manager_id == HEAD_OFFICE
+    assert len(seen) == 1
+
+
 @pytest.mark.parametrize(("answer", "says"), [
     ({"active": False}, "not active"),
     ({"active": True, "sub": "alice", "aud": "http://other/mcp"}, "another resource"),
