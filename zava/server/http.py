@@ -78,6 +78,8 @@ async def serve_http(
                 f"when binding {host}: bind 127.0.0.1, or use bearer tokens")
         logger.warning("TRUSTING THE x-rls-user-id HEADER: any local client can act as any "
                        "manager. Local development only; use bearer tokens in production")
+        if settings.oauth_issuer:
+            logger.warning("--trust-identity-header: ZAVA_OAUTH_ISSUER is ignored")
         identity: HeaderCaller | TokenCaller = HeaderCaller()
         requester: Identify = _header_requester
     elif settings.oauth_issuer:
