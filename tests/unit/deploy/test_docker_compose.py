@@ -118,3 +118,76 @@ def test_the_dockerfile_default_command_parses() -> None:
     params = parse_cli(json.loads(cmd.removeprefix("CMD ")))
     assert params["transport"] == "http"
     assert "torch==2.13.0" in dockerfile and "HF_HUB_OFFLINE=1" in dockerfile
+
+
+REALM: dict[str, Any] = json.loads(
+    (ROOT / "docker" / "keycloak" / "zava-realm.json").read_text())
+OIDC_SERVICES = ("keycloak", "identities", "server-oidc")
+
+
+def test_the_identity_provider_is_an_opt_in_profile() -> None:
+    assert all(SERVICES[name]["profiles"] == ["oidc"] for name in OIDC_SERVICES)
+    assert not any("profiles" in SERVICES[name] for name in ("db", "redis", "migrate", "server"))
+    keycloak = SERVICES["keycloak"]
+    assert keycloak["image"].startswith("quay.io/keycloak/keycloak:")
+    assert "--import-realm" in keycloak["command"]
+    assert any(volume.endswith("/opt/keycloak/data/import/zava-realm.json:ro")
+               and volume.startswith("./docker/keycloak/zava-realm.json")
+               for volume in keycloak["volumes"])
+    assert "/health/ready" in " ".join(keycloak["healthcheck"]["test"])
+    oidc = SERVICES["server-oidc"]["depends_on"]
+    assert oidc["keycloak"]["condition"] == "service_healthy"
+    assert oidc["identities"]["condition"] == "service_completed_successfully"
+
+
+@pytest.mark.parametrize("service", ["identities", "server-oidc"])
+def test_the_oidc_services_use_real_settings_and_commands(service: str) -> None:
+    unknown = set(SERVICES[service]["environment"]) - setting_names()
+    assert not unknown, f"{service} sets variables Zava does not read: {unknown}"
+    for line in commands(SERVICES[service]):
+        parse_cli(line)
+
+
+def test_the_server_trusts_the_realms_issuer_and_is_its_audience() -> None:
+    server = SERVICES["server-oidc"]
+    (line,) = commands(server)
+    params = parse_cli(line)
+    environment = server["environment"]
+    issuer = f"{SERVICES['keycloak']['environment']['KC_HOSTNAME']}/realms/{REALM['realm']}"
+    assert environment["ZAVA_OAUTH_ISSUER"] == issuer
+    assert environment["ZAVA_OAUTH_AUDIENCE"] == params["public_url"]
+    (scope,) = REALM["clientScopes"]
+    (mapper,) = scope["protocolMappers"]
+    assert mapper["protocolMapper"] == "oidc-audience-mapper"
+    assert mapper["config"]["included.custom.audience"] == params["public_url"]
+    assert scope["name"] in Settings().oauth_required_scopes
+    assert int(server["ports"][0].rsplit(":", 1)[1]) == params["port"]
+    assert f":{params['port']}/ready" in " ".join(server["healthcheck"]["test"])
+
+
+def test_every_mapped_subject_is_a_person_of_the_realm() -> None:
+    from zava.seeding import company
+
+    users = {user["username"]: user["id"] for user in REALM["users"]}
+    mapped = {}
+    for line in commands(SERVICES["identities"]):
+        params = parse_cli(line)
+        assert params["issuer"] == SERVICES["server-oidc"]["environment"]["ZAVA_OAUTH_ISSUER"]
+        mapped[params["subject"]] = params["manager"]
+    assert mapped == {
+        users["alice"]: company.SEATTLE_MANAGER_ID,
+        users["erin"]: company.EASTSIDE_REGIONAL_ID,
+        users["hq"]: company.HEAD_OFFICE_ID,
+        users["service-account-zava-service"]: company.HEAD_OFFICE_ID,
+    }
+    assert users["mallory"] not in mapped  # refused with 403: the test of an unmapped person
+
+
+def test_the_realms_clients_are_what_mcp_clients_need() -> None:
+    clients = {client["clientId"]: client for client in REALM["clients"]}
+    desktop, service = clients["mcp-client"], clients["zava-service"]
+    assert desktop["publicClient"] and desktop["standardFlowEnabled"]
+    assert desktop["attributes"]["pkce.code.challenge.method"] == "S256"
+    assert not desktop["directAccessGrantsEnabled"]
+    assert not service["publicClient"] and service["serviceAccountsEnabled"]
+    assert all(client["defaultClientScopes"] == ["zava:read"] for client in clients.values())
