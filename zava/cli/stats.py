@@ -7,7 +7,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import click
-import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 
@@ -83,6 +82,8 @@ def summarise(exposition: str) -> str:
               help="The server's metrics token (ZAVA_METRICS_TOKEN), if it has one.")
 def stats(url: str, raw: bool, token: str | None) -> None:
     """Show a running HTTP server's metrics: calls, errors, latency, caches, pool."""
+    import httpx
+
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         response = httpx.get(f"{url.rstrip('/')}/metrics", timeout=5, headers=headers)

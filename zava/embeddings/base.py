@@ -6,13 +6,14 @@ from __future__ import annotations
 import hashlib
 from array import array
 from collections.abc import Callable, Sequence
-from typing import Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Protocol
 
 from zava.cache.backends import CacheBackend
 from zava.cache.lru import Lru
 from zava.errors import ConfigurationError
+
+if TYPE_CHECKING:  # numpy loads only where vectors are made (start-up stays short)
+    import numpy as np
 
 SHARED_TTL_S = 7 * 24 * 3600.0
 """A question's vector never changes for a model: keep it a week in the shared cache."""
@@ -93,6 +94,8 @@ def product_text(name: str, description: str) -> str:
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
     """Each row scaled to length 1 (cosine similarity becomes a dot product); a zero row
     stays zero."""
+    import numpy as np
+
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     unit: np.ndarray = matrix / np.where(norms == 0, 1, norms)
     return unit
@@ -107,6 +110,8 @@ async def embed_all(embedder: Embedder, texts: Sequence[str], *, batch_size: int
         batch = texts[start:start + batch_size]
         vectors.extend(await embedder.embed(batch))
         advance(len(batch))
+    import numpy as np
+
     matrix = np.asarray(vectors, dtype=np.float32)
     if matrix.shape != (len(texts), embedder.dimension):
         raise ConfigurationError(

@@ -9,9 +9,6 @@ import platformdirs
 from zava.cache.backends import CacheBackend
 from zava.config import Settings
 from zava.embeddings.base import CachedEmbedder, Embedder
-from zava.embeddings.local import LocalEmbedder
-from zava.embeddings.onnx import OnnxEmbedder
-from zava.embeddings.openai import OpenAIEmbedder
 
 
 def create_embedder(settings: Settings, shared: CacheBackend | None = None) -> CachedEmbedder:
@@ -19,13 +16,20 @@ def create_embedder(settings: Settings, shared: CacheBackend | None = None) -> C
     ``shared`` cache behind it, when the servers share one). The ``local`` provider runs
     on ONNX Runtime unless ``ZAVA_EMBEDDING_RUNTIME=sentence-transformers``; its built
     graph is cached in the user's cache folder, else under ``ZAVA_DATA_DIR``."""
+    # Each provider's module (httpx, numpy, onnxruntime) is imported only when chosen.
     provider: Embedder
     if settings.embedding_provider == "openai":
+        from zava.embeddings.openai import OpenAIEmbedder
+
         provider = OpenAIEmbedder.from_settings(settings)
     elif settings.embedding_runtime == "sentence-transformers":
+        from zava.embeddings.local import LocalEmbedder
+
         provider = LocalEmbedder(settings.embedding_model, settings.embedding_dim,
                                  settings.embedding_model_path)
     else:
+        from zava.embeddings.onnx import OnnxEmbedder
+
         provider = OnnxEmbedder(
             settings.embedding_model, settings.embedding_dim, settings.embedding_model_path,
             cache_dirs=[Path(platformdirs.user_cache_dir("zava")) / "models",
