@@ -10,8 +10,9 @@ The query must already have passed the SQL guard. It runs in the unit's transact
   back as a faithful JSON value, text where JSON has none (dates beyond 9999, infinity,
   numerics beyond a double, ``"char"``), and no value ever reaches a Python decoder
   that could fail on it;
-- a running total of the JSON text's bytes is kept, and a row's text is sent only while
-  the total is within ``max_bytes``: a 500 MB value costs this process a few bytes.
+- a row's JSON text is made and sent only when the row is under ``max_bytes``
+  (``pg_column_size``), and rows are read ``_PREFETCH`` at a time until their JSON
+  passes ``max_bytes``: a 500 MB value costs this process a few bytes.
 
 Statements are unnamed: free SQL never leaves a server-side prepared statement (and its
 plan) behind on a pooled connection. The repositories' own statements keep asyncpg's
