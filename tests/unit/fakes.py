@@ -14,6 +14,7 @@ from typing import Self
 
 from zava.repositories.customers import CustomerRepository
 from zava.repositories.inventory import InventoryRepository
+from zava.repositories.metrics import Key, MeasureRequest, MetricsRepository
 from zava.repositories.products import ProductRepository
 from zava.repositories.queries import QueryRepository, QueryResult
 from zava.repositories.results import (
@@ -204,6 +205,23 @@ class FakeQueries(QueryRepository):
         return self.plan_lines[0]
 
 
+class FakeMetrics(MetricsRepository):
+    """Answers ``aggregate`` from ``groups`` keyed by period start (the groups of the
+    request's dimensions, each with its base measures); records the requests."""
+
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+        self.groups: dict[dt.date, dict[Key, dict[str, Decimal]]] = {}
+        self.requests: list[MeasureRequest] = []
+
+    async def aggregate(self, request: MeasureRequest) -> dict[Key, dict[str, Decimal]]:
+        self.gate.check("metrics.aggregate")
+        self.requests.append(request)
+        groups = self.groups.get(request.start, {})
+        return {key: {m: values.get(m, Decimal(0)) for m in request.measures}
+                for key, values in groups.items()}
+
+
 class FakeUnitOfWork:
     """Implements ``zava.services.unit_of_work.UnitOfWork`` with the fakes above; counts
     how often it was entered and whether it is open now."""
@@ -217,6 +235,7 @@ class FakeUnitOfWork:
         self.products = FakeProducts(self.gate)
         self.schema = FakeSchema()
         self.queries = FakeQueries(self.gate)
+        self.metrics = FakeMetrics(self.gate)
         self.entered = 0
         self.exits: list[type[BaseException] | None] = []
         """The exception type each exit saw (None for a clean exit)."""

@@ -9,7 +9,14 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 
 from zava import __version__
-from zava.server import business_tools, resources, search_tools, sql_tools, status_tools
+from zava.server import (
+    business_tools,
+    metrics_tools,
+    resources,
+    search_tools,
+    sql_tools,
+    status_tools,
+)
 from zava.server.identity import CallerResolver
 from zava.server.runtime import Runtime
 from zava.server.state import ServerState
@@ -39,5 +46,6 @@ def build_server(
     business_tools.register(server)
     status_tools.register(server)
     search_tools.register(server)
+    metrics_tools.register(server)
     resources.register(server, state)
     return server

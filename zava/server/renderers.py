@@ -6,6 +6,7 @@ Everything that came from the database is inside an untrusted-data fence.
 from __future__ import annotations
 
 from zava.server.rendering import fence, table
+from zava.services.metrics import MetricsResult
 from zava.services.reports import (
     LowStock,
     PerformanceReport,
@@ -80,3 +81,27 @@ def query_rows(columns: list[str], rows: list[list[object]], *, truncated: bool,
     summary = f"{len(rows)} rows{' (truncated)' if truncated else ''}, {elapsed_ms} ms"
     return summary + "\n" + fence(table(columns, rows))
 
+
+
+def metrics(result: MetricsResult) -> str:
+    """The period (and the compared one), then one line per group."""
+    head = f"{', '.join(result.metrics)}: {result.start} to {result.end}"
+    if result.compare_to:
+        head += f" vs {result.previous_start} to {result.previous_end} ({result.compare_to})"
+    units = result.units
+
+    def cell(name: str, value: object) -> object:
+        if value is None:
+            return "n/a"
+        if isinstance(value, float) and units.get(name) == "percent":
+            return f"{value:+.1f}%" if name.endswith("_change_percent") else f"{value:.2f}%"
+        if isinstance(value, float):
+            return f"{value:.2f}"
+        return value
+
+    names = [*result.group_by, *units]
+    rows = [[cell(n, r.get(n)) for n in names] for r in result.rows]
+    headers = [f"{n} ({units[n]})" if units.get(n, "percent") != "percent" else n
+               for n in names]
+    more = "\n(more rows: raise limit or filter)" if result.truncated else ""
+    return head + "\n" + fence(table(headers, rows)) + more

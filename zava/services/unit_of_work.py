@@ -20,6 +20,7 @@ from zava.db.replicas import ReplicaRouter
 from zava.db.transaction import CheckoutQueue, Transaction
 from zava.repositories.customers import CustomerRepository
 from zava.repositories.inventory import InventoryRepository
+from zava.repositories.metrics import MetricsRepository
 from zava.repositories.products import ProductRepository
 from zava.repositories.queries import QueryRepository
 from zava.repositories.sales import SalesRepository
@@ -45,6 +46,8 @@ class UnitOfWork(Protocol):
     def schema(self) -> SchemaRepository: ...
     @property
     def queries(self) -> QueryRepository: ...
+    @property
+    def metrics(self) -> MetricsRepository: ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -63,6 +66,7 @@ class SqlAlchemyUnitOfWork(Transaction):
     customers: CustomerRepository
     schema: SchemaRepository
     queries: QueryRepository
+    metrics: MetricsRepository
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
@@ -74,6 +78,7 @@ class SqlAlchemyUnitOfWork(Transaction):
         self.customers = CustomerRepository(session)
         self.schema = SchemaRepository(session)
         self.queries = QueryRepository(session)
+        self.metrics = MetricsRepository(session)
         return self
 
 

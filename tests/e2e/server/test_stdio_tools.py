@@ -23,7 +23,7 @@ SCOPES = [
 TOOLS = {
     "get_multiple_table_schemas", "execute_sales_query", "explain_sales_query",
     "semantic_search_products", "get_current_utc_date", "get_store_performance",
-    "get_sales_trend", "get_top_products", "get_low_stock", "health_check",
+    "get_sales_trend", "get_top_products", "get_low_stock", "health_check", "query_metrics",
 }
 
 

@@ -1,0 +1,247 @@
+"""query_metrics as Seattle, the Eastside regional manager and head office vs SQL written
+by hand and run as the admin login with the caller's stores filtered explicitly: every
+metric by every dimension it allows (and by none), the typed tools' figures, repeat
+calls, and random valid requests (hypothesis) that never fail nor show another store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from zava.config import Settings
+from zava.seeding import company
+from zava.services import analytics
+from zava.services.metrics import query_metrics
+from zava.services.metrics_catalog import DIMENSIONS, METRICS
+from zava.services.periods import PERIOD_NAMES
+from zava.services.unit_of_work import SqlAlchemyUnitOfWork
+
+SCOPES = {m.manager_id: m for m in company.managers()
+          if m.manager_id in (company.SEATTLE_MANAGER_ID, company.EASTSIDE_REGIONAL_ID,
+                              company.HEAD_OFFICE_ID)}
+COUNTED = "o.status IN ('placed', 'shipped', 'delivered')"
+DIMENSION_SQL = {
+    None: "'all'",
+    "store": "s.name", "region": "s.region",
+    "channel": "CASE WHEN s.is_online THEN 'online' ELSE 'physical' END",
+    "category": "c.name", "product_type": "pt.name", "product": "p.name",
+    "day": "to_char(o.order_date, 'YYYY-MM-DD')", "week": "to_char(o.order_date, 'IYYY-\"W\"IW')",
+    "month": "to_char(o.order_date, 'YYYY-MM')", "quarter": "to_char(o.order_date, 'YYYY-\"Q\"Q')",
+    "year": "to_char(o.order_date, 'YYYY')", "day_of_week": "to_char(o.order_date, 'FMDay')",
+}
+PRODUCT = {"category", "product_type", "product"}
+PAIRS_TESTED: set[tuple[str, str | None]] = set()
+
+
+def visible(manager: company.ManagerDef) -> list[uuid.UUID]:
+    return sorted(company.visible_stores(manager))
+
+
+async def rows(engine: AsyncEngine, sql: str, **params: object) -> dict[str, list[Decimal]]:
+    async with engine.connect() as connection:
+        result = await connection.execute(text(sql), params)
+        return {str(r[0]): [Decimal(v or 0) for v in r[1:]] for r in result}
+
+
+def ratio(a: Decimal, b: Decimal, scale: int = 1) -> float | None:
+    return None if not b else float(round(a * scale / b, 2))
+
+
+async def expected(engine: AsyncEngine, dim: str | None, ids: list[uuid.UUID],
+                   start: dt.date, end: dt.date) -> dict[str, dict[str, Any]]:
+    """Every metric allowed by ``dim``, per group label, from hand-written SQL."""
+    d = DIMENSION_SQL[dim]
+    where = f"o.store_id = ANY(:ids) AND o.order_date >= :start AND o.order_date < :end AND {COUNTED}"
+    params = {"ids": ids, "start": start, "end": end}
+    joins = ("JOIN retail.stores s ON s.store_id = i.store_id "
+             "JOIN retail.products p ON p.product_id = i.product_id "
+             "JOIN retail.categories c ON c.category_id = p.category_id "
+             "JOIN retail.product_types pt ON pt.product_type_id = p.product_type_id")
+    lines = await rows(engine, f"""
+        SELECT {d}, sum(i.quantity), sum(i.total_amount - i.quantity * p.cost),
+               sum(i.discount_amount), sum(i.total_amount) + sum(i.discount_amount),
+               sum(i.total_amount), count(DISTINCT i.order_id)
+        FROM retail.order_items i JOIN retail.orders o
+          ON o.store_id = i.store_id AND o.order_id = i.order_id {joins}
+        WHERE {where} GROUP BY 1""", **params)
+    if dim in PRODUCT:
+        orders = {k: v[4:6] for k, v in lines.items()}
+    else:
+        orders = await rows(engine, f"""
+            SELECT {d}, sum(o.total_amount), count(*) FROM retail.orders o
+            JOIN retail.stores s ON s.store_id = o.store_id WHERE {where} GROUP BY 1""", **params)
+    out: dict[str, dict[str, Any]] = defaultdict(dict)
+
+    def sales(key: str) -> None:
+        revenue, count = orders.get(key, [Decimal(0)] * 2)
+        units, margin, discount, gross = lines.get(key, [Decimal(0)] * 6)[:4]
+        out[key].update(revenue=float(revenue), orders=int(count), units=int(units),
+                        average_order_value=ratio(revenue, count), gross_margin=float(margin),
+                        gross_margin_percent=ratio(margin, revenue, 100),
+                        discount_rate=ratio(discount, gross, 100))
+
+    for key in orders.keys() | lines.keys():
+        sales(key)
+    if dim in (None, "store", "region", "channel"):
+        customers = await rows(engine, f"""
+            WITH firsts AS (
+                SELECT o.store_id, o.customer_id, min(o.order_date) AS first_date
+                FROM retail.orders o WHERE o.order_date < :end AND {COUNTED}
+                  AND o.store_id = ANY(:ids) GROUP BY 1, 2),
+            active AS (SELECT DISTINCT o.store_id, o.customer_id FROM retail.orders o
+                       WHERE {where})
+            SELECT {d}, count(*), count(*) FILTER (WHERE f.first_date >= :start)
+            FROM active a JOIN firsts f USING (store_id, customer_id)
+            JOIN retail.stores s USING (store_id) GROUP BY 1""", **params)
+        for key, (active, new) in customers.items():
+            sales(key)
+            out[key].update(customers=int(active), new_customers=int(new),
+                            returning_customer_share=ratio(active - new, active, 100))
+    if dim is None or not DIMENSIONS[dim].time:
+        stock = await rows(engine, f"""
+            SELECT {d}, sum(v.stock_level) FROM retail.inventory v
+            JOIN retail.stores s ON s.store_id = v.store_id
+            JOIN retail.products p ON p.product_id = v.product_id
+            JOIN retail.categories c ON c.category_id = p.category_id
+            JOIN retail.product_types pt ON pt.product_type_id = p.product_type_id
+            WHERE v.store_id = ANY(:ids) GROUP BY 1""", ids=ids)
+        days = (end - start).days
+        for key in stock.keys() | lines.keys():
+            on_hand = stock.get(key, [Decimal(0)])[0]
+            sold = lines.get(key, [Decimal(0)])[0]
+            sales(key)
+            out[key].update(stock_on_hand=int(on_hand),
+                            sell_through_rate=ratio(sold, sold + on_hand, 100),
+                            days_of_stock_cover=ratio(on_hand * days, sold))
+    return out
+
+
+@pytest.fixture(scope="module")
+async def year(seeded_admin_engine: AsyncEngine) -> tuple[dt.date, dt.date]:
+    """The 365 days up to the newest order (start, last day included)."""
+    async with seeded_admin_engine.connect() as connection:
+        newest = (await connection.execute(text("SELECT max(order_date) FROM retail.orders"))
+                  ).scalar_one()
+    return newest - dt.timedelta(days=364), newest
+
+
+def unit(engine: AsyncEngine, settings: Settings, manager: uuid.UUID) -> SqlAlchemyUnitOfWork:
+    return SqlAlchemyUnitOfWork(engine, settings, manager)
+
+
+@pytest.mark.parametrize("dim", [None, *DIMENSIONS])
+@pytest.mark.parametrize("manager", list(SCOPES), ids=lambda m: SCOPES[m].name)
+async def test_every_metric_by_every_dimension_equals_sql(
+    seeded_app_engine: AsyncEngine, seeded_admin_engine: AsyncEngine, settings: Settings,
+    year: tuple[dt.date, dt.date], manager: uuid.UUID, dim: str | None,
+) -> None:
+    names = [m.name for m in METRICS.values() if dim is None or dim in m.dimensions]
+    start, last = year
+    result = await query_metrics(
+        unit(seeded_app_engine, settings, manager), metrics=names,
+        group_by=[dim] if dim else [], start=start, end=last, limit=1000,
+        today=last)
+    want = await expected(seeded_admin_engine, dim, visible(SCOPES[manager]), start,
+                          last + dt.timedelta(days=1))
+    got = {str(r[dim]) if dim else "all": r for r in result.rows}
+    assert not result.truncated and want
+    assert set(got) == set(want)
+    for key, values in want.items():
+        for name in names:
+            assert got[key][name] == pytest.approx(values[name], abs=0.006), (key, name)
+    PAIRS_TESTED.update((name, dim) for name in names)
+
+
+def test_pair_count() -> None:
+    """Runs after the parametrised test in this module: 111 pairs plus 13 ungrouped."""
+    allowed = {(m.name, d) for m in METRICS.values() for d in (None, *m.dimensions)}
+    if PAIRS_TESTED:
+        assert allowed == PAIRS_TESTED
+    assert len([p for p in allowed if p[1]]) == 111
+
+
+@pytest.mark.parametrize("manager", list(SCOPES), ids=lambda m: SCOPES[m].name)
+async def test_typed_tool_figures_equal_the_metrics(
+    seeded_app_engine: AsyncEngine, settings: Settings, year: tuple[dt.date, dt.date],
+    manager: uuid.UUID,
+) -> None:
+    today = year[1]
+    report = await analytics.store_performance(
+        unit(seeded_app_engine, settings, manager), period="last_12_months", today=today)
+    result = await query_metrics(
+        unit(seeded_app_engine, settings, manager), group_by=["store"],
+        metrics=["revenue", "orders", "units", "average_order_value",
+                 "gross_margin_percent"], period="last_12_months", today=today)
+    by_store = {r["store"]: r for r in result.rows}
+    assert (result.start, result.end) == (report.start, report.end)
+    for s in report.stores:
+        row = by_store[s.store]
+        assert (row["revenue"], row["orders"], row["units"], row["average_order_value"],
+                row["gross_margin_percent"]) == (
+            s.revenue, s.orders, s.units, s.average_order_value, s.gross_margin_percent)
+
+
+async def test_the_same_call_twice_gives_the_same_answer(
+    seeded_app_engine: AsyncEngine, settings: Settings, year: tuple[dt.date, dt.date],
+) -> None:
+    async def ask() -> object:
+        return await query_metrics(
+            unit(seeded_app_engine, settings, company.HEAD_OFFICE_ID),
+            metrics=["revenue", "gross_margin_percent", "orders"], group_by=["category", "month"],
+            period="last_12_months", compare_to="same_period_last_year",
+            order_by="revenue", limit=50, today=year[1])
+    first, second = await ask(), await ask()
+    assert first == second
+
+
+STORE_NAMES = [s.name for s in company.stores()]
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> dict[str, Any]:
+    metrics = draw(st.lists(st.sampled_from(list(METRICS)), min_size=1, max_size=3,
+                            unique=True))
+    allowed = [d for d in DIMENSIONS if all(d in METRICS[m].dimensions for m in metrics)]
+    group_by = draw(st.lists(st.sampled_from(allowed), max_size=2, unique=True))
+    comparable = all(METRICS[m].comparable for m in metrics)
+    calendar = any(DIMENSIONS[d].time and d != "day_of_week" for d in group_by)
+    compare = draw(st.sampled_from(
+        [None] + (["same_period_last_year"] + ([] if calendar else ["previous_period"])
+                  if comparable else [])))
+    filters = {}
+    if "store" in allowed and draw(st.booleans()):
+        filters["store"] = draw(st.lists(st.sampled_from(STORE_NAMES), min_size=1, max_size=3))
+    return {"metrics": metrics, "group_by": group_by, "compare_to": compare,
+            "filters": filters, "period": draw(st.sampled_from(PERIOD_NAMES)),
+            "order_by": draw(st.sampled_from([None, *metrics, *group_by])),
+            "limit": draw(st.integers(1, 200))}
+
+
+@hypothesis_settings(max_examples=60, deadline=None,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(request=requests(), manager=st.sampled_from(
+    [company.SEATTLE_MANAGER_ID, company.EASTSIDE_REGIONAL_ID]))
+async def test_random_valid_requests_never_fail_nor_show_another_store(
+    seeded_app_engine: AsyncEngine, settings: Settings, year: tuple[dt.date, dt.date],
+    request: dict[str, Any], manager: uuid.UUID,
+) -> None:
+    result = await query_metrics(unit(seeded_app_engine, settings, manager), today=year[1],
+                                 **request)
+    mine = {s.name for s in company.stores()
+            if s.store_id in company.visible_stores(SCOPES[manager])}
+    if "store" in result.group_by:
+        assert {r["store"] for r in result.rows} <= mine
+    if request["filters"] and not set(request["filters"]["store"]) & mine:
+        # Only another manager's stores asked for: nothing of theirs comes back.
+        assert all(not r.get(m) for r in result.rows for m in result.metrics)
+    assert len(result.rows) <= request["limit"]
