@@ -6,7 +6,9 @@ which owns the tables and joins); its definition, unit and description are what 
 manager reads. Counted orders are placed, shipped or delivered (returned and cancelled
 orders are not sales), as in every typed tool: ``get_store_performance``'s revenue,
 orders, units, average order value and gross margin are these metrics for the same
-period and stores.
+period and stores. Its customers and new customers differ: they come from
+``CustomerRepository.activity``, which counts orders of every status, while the customer
+metrics here count counted orders only (so they can be lower).
 """
 
 from __future__ import annotations

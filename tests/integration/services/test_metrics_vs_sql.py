@@ -58,8 +58,11 @@ def ratio(a: Decimal, b: Decimal, scale: int = 1) -> float | None:
 
 
 async def expected(engine: AsyncEngine, dim: str | None, ids: list[uuid.UUID],
-                   start: dt.date, end: dt.date) -> dict[str, dict[str, Any]]:
-    """Every metric allowed by ``dim``, per group label, from hand-written SQL."""
+                   start: dt.date, end: dt.date, extra: str = "TRUE",
+                   by_product: bool = False) -> dict[str, dict[str, Any]]:
+    """Every metric allowed by ``dim``, per group label, from hand-written SQL; ``extra``
+    is a condition on s (stores), c, pt and p (not p for customers), ``by_product`` says
+    that it names a product table."""
     d = DIMENSION_SQL[dim]
     where = f"o.store_id = ANY(:ids) AND o.order_date >= :start AND o.order_date < :end AND {COUNTED}"
     params = {"ids": ids, "start": start, "end": end}
@@ -73,13 +76,14 @@ async def expected(engine: AsyncEngine, dim: str | None, ids: list[uuid.UUID],
                sum(i.total_amount), count(DISTINCT i.order_id)
         FROM retail.order_items i JOIN retail.orders o
           ON o.store_id = i.store_id AND o.order_id = i.order_id {joins}
-        WHERE {where} GROUP BY 1""", **params)
-    if dim in PRODUCT:
+        WHERE {where} AND {extra} GROUP BY 1""", **params)
+    if dim in PRODUCT or by_product:
         orders = {k: v[4:6] for k, v in lines.items()}
     else:
         orders = await rows(engine, f"""
             SELECT {d}, sum(o.total_amount), count(*) FROM retail.orders o
-            JOIN retail.stores s ON s.store_id = o.store_id WHERE {where} GROUP BY 1""", **params)
+            JOIN retail.stores s ON s.store_id = o.store_id WHERE {where} AND {extra}
+            GROUP BY 1""", **params)
     out: dict[str, dict[str, Any]] = defaultdict(dict)
 
     def sales(key: str) -> None:
@@ -92,7 +96,7 @@ async def expected(engine: AsyncEngine, dim: str | None, ids: list[uuid.UUID],
 
     for key in orders.keys() | lines.keys():
         sales(key)
-    if dim in (None, "store", "region", "channel"):
+    if dim in (None, "store", "region", "channel") and not by_product:
         customers = await rows(engine, f"""
             WITH firsts AS (
                 SELECT o.store_id, o.customer_id, min(o.order_date) AS first_date
@@ -102,7 +106,7 @@ async def expected(engine: AsyncEngine, dim: str | None, ids: list[uuid.UUID],
                        WHERE {where})
             SELECT {d}, count(*), count(*) FILTER (WHERE f.first_date >= :start)
             FROM active a JOIN firsts f USING (store_id, customer_id)
-            JOIN retail.stores s USING (store_id) GROUP BY 1""", **params)
+            JOIN retail.stores s USING (store_id) WHERE {extra} GROUP BY 1""", **params)
         for key, (active, new) in customers.items():
             sales(key)
             out[key].update(customers=int(active), new_customers=int(new),
@@ -114,7 +118,7 @@ async def expected(engine: AsyncEngine, dim: str | None, ids: list[uuid.UUID],
             JOIN retail.products p ON p.product_id = v.product_id
             JOIN retail.categories c ON c.category_id = p.category_id
             JOIN retail.product_types pt ON pt.product_type_id = p.product_type_id
-            WHERE v.store_id = ANY(:ids) GROUP BY 1""", ids=ids)
+            WHERE v.store_id = ANY(:ids) AND {extra} GROUP BY 1""", ids=ids)
         days = (end - start).days
         for key in stock.keys() | lines.keys():
             on_hand = stock.get(key, [Decimal(0)])[0]
@@ -160,6 +164,45 @@ async def test_every_metric_by_every_dimension_equals_sql(
         for name in names:
             assert got[key][name] == pytest.approx(values[name], abs=0.006), (key, name)
     PAIRS_TESTED.update((name, dim) for name in names)
+
+
+FILTERS = [
+    ({"category": ["power tools"]}, "c.name = 'Power Tools'", True),
+    ({"channel": ["Physical"]}, "NOT s.is_online", False),
+    ({"store": ["seattle", "Bellevue", "Online"]}, "s.name IN ('Seattle', 'Bellevue', 'Online')",
+     False),
+    ({"product_type": ["Drills & Drivers", "Saws"], "region": ["Eastside"]},
+     "pt.name IN ('Drills & Drivers', 'Saws') AND s.region = 'Eastside'", True),
+]
+
+
+@pytest.mark.parametrize(("filters", "condition", "by_product"), FILTERS,
+                         ids=["category", "channel", "stores", "type-and-region"])
+@pytest.mark.parametrize("dim", [None, "store", "month", "category"])
+@pytest.mark.parametrize("manager", list(SCOPES), ids=lambda m: SCOPES[m].name)
+async def test_filters_equal_sql(
+    seeded_app_engine: AsyncEngine, seeded_admin_engine: AsyncEngine, settings: Settings,
+    year: tuple[dt.date, dt.date], manager: uuid.UUID, dim: str | None,
+    filters: dict[str, list[str]], condition: str, by_product: bool,
+) -> None:
+    names = [m.name for m in METRICS.values()
+             if (dim is None or dim in m.dimensions) and all(f in m.dimensions for f in filters)]
+    start, last = year
+    result = await query_metrics(
+        unit(seeded_app_engine, settings, manager), metrics=names, filters=filters,
+        group_by=[dim] if dim else [], start=start, end=last, limit=1000, today=last)
+    want = await expected(seeded_admin_engine, dim, visible(SCOPES[manager]), start,
+                          last + dt.timedelta(days=1), condition, by_product)
+    got = {str(r[dim]) if dim else "all": r for r in result.rows}
+    if dim is None and not want:
+        want = {"all": {}}  # an ungrouped answer is one row, of zeros
+    assert set(got) == set(want)
+    for key, values in want.items():
+        for name in names:
+            if name not in values:  # no row of this family: zero or empty
+                assert not got[key][name], (key, name)
+            else:
+                assert got[key][name] == pytest.approx(values[name], abs=0.006), (key, name)
 
 
 def test_pair_count() -> None:
