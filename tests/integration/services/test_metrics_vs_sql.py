@@ -63,7 +63,8 @@ async def expected(engine: AsyncEngine, dim: str | None, ids: list[uuid.UUID],
     """Every metric allowed by ``dim``, per group label, from hand-written SQL; ``extra``
     is a condition on s (stores), c, pt and p (not p for customers), ``by_product`` says
     that it names a product table."""
-    d = DIMENSION_SQL[dim]
+    dims = dim.split("+") if dim else []
+    d = " || '|' || ".join(DIMENSION_SQL[x] for x in dims) or "'all'"
     where = f"o.store_id = ANY(:ids) AND o.order_date >= :start AND o.order_date < :end AND {COUNTED}"
     params = {"ids": ids, "start": start, "end": end}
     joins = ("JOIN retail.stores s ON s.store_id = i.store_id "
@@ -77,7 +78,7 @@ async def expected(engine: AsyncEngine, dim: str | None, ids: list[uuid.UUID],
         FROM retail.order_items i JOIN retail.orders o
           ON o.store_id = i.store_id AND o.order_id = i.order_id {joins}
         WHERE {where} AND {extra} GROUP BY 1""", **params)
-    if dim in PRODUCT or by_product:
+    if PRODUCT & set(dims) or by_product:
         orders = {k: v[4:6] for k, v in lines.items()}
     else:
         orders = await rows(engine, f"""
@@ -96,7 +97,7 @@ async def expected(engine: AsyncEngine, dim: str | None, ids: list[uuid.UUID],
 
     for key in orders.keys() | lines.keys():
         sales(key)
-    if dim in (None, "store", "region", "channel") and not by_product:
+    if set(dims) <= {"store", "region", "channel"} and not by_product:
         customers = await rows(engine, f"""
             WITH firsts AS (
                 SELECT o.store_id, o.customer_id, min(o.order_date) AS first_date
@@ -111,7 +112,7 @@ async def expected(engine: AsyncEngine, dim: str | None, ids: list[uuid.UUID],
             sales(key)
             out[key].update(customers=int(active), new_customers=int(new),
                             returning_customer_share=ratio(active - new, active, 100))
-    if dim is None or not DIMENSIONS[dim].time:
+    if not any(DIMENSIONS[x].time for x in dims):
         stock = await rows(engine, f"""
             SELECT {d}, sum(v.stock_level) FROM retail.inventory v
             JOIN retail.stores s ON s.store_id = v.store_id
@@ -203,6 +204,77 @@ async def test_filters_equal_sql(
                 assert not got[key][name], (key, name)
             else:
                 assert got[key][name] == pytest.approx(values[name], abs=0.006), (key, name)
+
+
+def label(row: dict[str, Any], dims: list[str]) -> str:
+    return "|".join(str(row[d]) for d in dims) or "all"
+
+
+@pytest.mark.parametrize("dims", ["store+month", "category+day_of_week", "region+product_type",
+                                  "channel+quarter", "product+channel", "store+region",
+                                  "week+channel"])
+@pytest.mark.parametrize("manager", list(SCOPES), ids=lambda m: SCOPES[m].name)
+async def test_two_dimensions_equal_sql(
+    seeded_app_engine: AsyncEngine, seeded_admin_engine: AsyncEngine, settings: Settings,
+    year: tuple[dt.date, dt.date], manager: uuid.UUID, dims: str,
+) -> None:
+    group_by = dims.split("+")
+    names = [m.name for m in METRICS.values() if all(d in m.dimensions for d in group_by)]
+    start, last = year
+    result = await query_metrics(
+        unit(seeded_app_engine, settings, manager), metrics=names, group_by=group_by,
+        start=start, end=last, limit=1000, today=last)
+    want = await expected(seeded_admin_engine, dims, visible(SCOPES[manager]), start,
+                          last + dt.timedelta(days=1))
+    got = {label(r, group_by): r for r in result.rows}
+    assert not result.truncated and set(got) == set(want)
+    for key, values in want.items():
+        for name in names:
+            assert got[key][name] == pytest.approx(values[name], abs=0.006), (key, name)
+
+
+@pytest.mark.parametrize(("dims", "compare_to"), [
+    ("store", "previous_period"), ("month", "same_period_last_year"),
+    ("category+quarter", "same_period_last_year"), ("day_of_week", "previous_period"),
+    ("", "same_period_last_year")])
+@pytest.mark.parametrize("manager", list(SCOPES), ids=lambda m: SCOPES[m].name)
+async def test_comparisons_equal_sql(
+    seeded_app_engine: AsyncEngine, seeded_admin_engine: AsyncEngine, settings: Settings,
+    year: tuple[dt.date, dt.date], manager: uuid.UUID, dims: str, compare_to: str,
+) -> None:
+    group_by = dims.split("+") if dims else []
+    names = ["revenue", "orders", "units", "gross_margin_percent", "discount_rate"]
+    if set(group_by) <= {"store"}:
+        names.append("new_customers")
+    start, last = dt.date(year[1].year, 1, 1), year[1]
+    result = await query_metrics(
+        unit(seeded_app_engine, settings, manager), metrics=names, group_by=group_by,
+        start=start, end=last, compare_to=compare_to, limit=1000, today=last)
+    if compare_to == "previous_period":
+        span = last + dt.timedelta(days=1) - start
+        before, after = start - span, start
+    else:
+        before, after = start.replace(year=start.year - 1), (
+            last + dt.timedelta(days=1)).replace(year=start.year - 1)
+    assert (result.previous_start, result.previous_end) == (before, after - dt.timedelta(1))
+    old = await expected(seeded_admin_engine, dims or None, visible(SCOPES[manager]),
+                         before, after)
+    if compare_to == "same_period_last_year":  # the buckets of a year before, moved on
+        old = {"|".join(k.replace(str(start.year - 1), str(start.year), 1)
+                        for k in key.split("|")): v for key, v in old.items()}
+    assert result.rows
+    for row in result.rows:
+        was = old.get(label(row, group_by))
+        for name in names:
+            previous = None if was is None else was[name]
+            assert row[f"{name}_previous"] == pytest.approx(previous, abs=0.006), name
+            if previous is None or row[name] is None:
+                assert row[f"{name}_change"] is None
+                continue
+            assert row[f"{name}_change"] == pytest.approx(row[name] - previous, abs=0.011)
+            if previous:
+                assert row[f"{name}_change_percent"] == pytest.approx(
+                    (row[name] - previous) * 100 / previous, abs=0.06)
 
 
 def test_pair_count() -> None:
