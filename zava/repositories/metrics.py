@@ -26,6 +26,7 @@ from sqlalchemy.sql import ColumnElement
 
 from zava.db.errors import translate_errors
 from zava.db.models import Category, Inventory, Order, OrderItem, Product, ProductType, Store
+from zava.errors import ValidationError
 from zava.repositories.sales import COUNTED_STATUSES
 
 ORDER_MEASURES = frozenset({"revenue", "orders"})
@@ -53,6 +54,9 @@ JOINS: Mapping[str, tuple[str, ...]] = {
 """The tables each dimension joins to its fact (orders, order lines or inventory)."""
 
 Column = ColumnElement[Any] | QueryableAttribute[Any]
+MAX_GROUPS = 20_000
+"""The most groups one request may produce (each source is read with LIMIT one more)."""
+
 Key = tuple[Any, ...]
 """A group's dimension values, in the order of the request's dimensions: names, dates
 (the first day of the week, month, quarter or year), ISO weekday numbers (1 = Monday),
@@ -167,11 +171,15 @@ class MetricsRepository:
         width = len(request.dimensions)
         for names, query in queries:
             with translate_errors():
-                rows = (await self._session.execute(query)).all()
+                rows = (await self._session.execute(query.limit(MAX_GROUPS + 1))).all()
             for row in rows:
                 values = groups.setdefault(tuple(row[:width]), {})
                 for name, value in zip(names, row[width:], strict=True):
                     values[name] = Decimal(value or 0)
+            if len(groups) > MAX_GROUPS:
+                raise ValidationError(
+                    f"more than {MAX_GROUPS:,} groups: group by fewer or coarser dimensions "
+                    "(month rather than day), filter, or shorten the period")
         for values in groups.values():
             for name in wanted:
                 values.setdefault(name, Decimal(0))

@@ -19,6 +19,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from zava.config import Settings
+from zava.errors import ValidationError
+from zava.repositories import metrics as metrics_repository
 from zava.seeding import company
 from zava.services import analytics
 from zava.services.metrics import query_metrics
@@ -275,6 +277,21 @@ async def test_comparisons_equal_sql(
             if previous:
                 assert row[f"{name}_change_percent"] == pytest.approx(
                     (row[name] - previous) * 100 / previous, abs=0.06)
+
+
+async def test_too_many_groups_are_refused_before_they_are_read(
+    seeded_app_engine: AsyncEngine, settings: Settings, year: tuple[dt.date, dt.date],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(metrics_repository, "MAX_GROUPS", 50)
+    with pytest.raises(ValidationError, match="more than 50 groups"):
+        await query_metrics(unit(seeded_app_engine, settings, company.HEAD_OFFICE_ID),
+                            metrics=["revenue", "units"], group_by=["product", "day"],
+                            period="last_12_months", today=year[1])
+    result = await query_metrics(unit(seeded_app_engine, settings, company.HEAD_OFFICE_ID),
+                                 metrics=["revenue", "units"], group_by=["region"],
+                                 period="last_12_months", today=year[1])
+    assert result.rows
 
 
 def test_pair_count() -> None:
