@@ -1,9 +1,10 @@
 """The transaction under every unit of work: the only way code reaches the database.
 
 A read transaction opens a READ ONLY transaction and, inside it and before anything else,
-switches to a reader role (``zava_store_reader`` for a caller with one store, else
-``zava_reader``), sets the caller's identity transaction-locally (so a
-pooled connection never carries a tenant into its next checkout) and the statement,
+switches to a reader role (``zava_store_reader`` for a caller with one store,
+``zava_all_reader`` for one who sees every store, else ``zava_reader``), sets the
+caller's identity transaction-locally (so a pooled connection never carries a tenant
+into its next checkout) and the statement,
 lock and idle timeouts, then checks that the identity exists. On exit it rolls back.
 A write transaction (admin commands only) runs as the admin login and commits on success.
 
@@ -36,8 +37,9 @@ from zava.errors import AuthorizationError, DatabaseUnavailableError, ServerBusy
 # One round trip (the simple query protocol runs the whole script): begin read-only,
 # become the reader, set the caller and the timeouts transaction-locally, prove the caller
 # exists, then switch to the single-store reader if the caller sees exactly one store
-# (its policies are the ones the planner can estimate). Every value is typed (a UUID,
-# integers), never caller-supplied text.
+# (its policies are the ones the planner can estimate), or to the all-stores reader if
+# they see every store (its policy is one boolean per query: the unfiltered plan). Every
+# value is typed (a UUID, integers), never caller-supplied text.
 _ENTER = (
     f"BEGIN READ ONLY; SET LOCAL ROLE {READER_ROLE}; "
     "SELECT set_config('app.current_rls_user_id', '{caller}', true), "

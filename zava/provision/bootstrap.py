@@ -77,7 +77,8 @@ async def ensure_app_role(cluster: EmbeddedCluster) -> None:
 
 async def grant_reader(admin_url: str, role: str, *,
                        manager: uuid.UUID | None = None) -> str | None:
-    """``GRANT zava_reader, zava_store_reader TO role WITH INHERIT FALSE, SET TRUE``: the
+    """``GRANT zava_reader, zava_store_reader, zava_all_reader TO role WITH INHERIT FALSE,
+    SET TRUE`` (every reader role): the
     role can read only after the unit of work switches to one of the reader roles. Its
     sessions get the reader limits (``temp_file_limit``, ``work_mem``).
 

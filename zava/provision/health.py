@@ -64,7 +64,7 @@ class DatabaseHealth:
 
 
 async def roles_out_of_reach(connection: AsyncConnection) -> list[str]:
-    """The reader roles this login cannot ``SET ROLE`` to (the server switches to both)."""
+    """The reader roles this login cannot ``SET ROLE`` to (the server switches to each)."""
     missing = []
     for role in READER_ROLES:
         try:

@@ -67,14 +67,14 @@ async def test_every_revision_downgrades_one_step_at_a_time(template: EmbeddedCl
     await migrations.upgrade(db.admin_url)
     engine = create_async_engine(db.admin_url)
     seen = []
-    for _ in range(6):
+    for _ in range(7):
         async with engine.connect() as connection:
             seen.append(await migrations.current_revision(connection))
         await migrations.downgrade(db.admin_url, "-1")
     async with engine.connect() as connection:
         seen.append(await migrations.current_revision(connection))
     await engine.dispose()
-    assert seen == ["0006", "0005", "0004", "0003", "0002", "0001", None]
+    assert seen == ["0007", "0006", "0005", "0004", "0003", "0002", "0001", None]
 
 
 async def test_models_match_the_migrated_schema(template: EmbeddedCluster) -> None:
@@ -127,3 +127,27 @@ async def test_embedding_dimension_comes_from_configuration(
     assert column_type == f"vector({dim})"
     assert tuple(recorded) == ("text-embedding-3-small", dim)
     assert f"vector({dim})" in migrations.offline_sql(embedding_dim=dim).lower()
+
+
+async def test_upgrading_to_0007_lets_every_reader_login_become_the_new_reader(
+        template: EmbeddedCluster) -> None:
+    """A login granted the readers before 0007 (``zava db grant-login``) may become
+    ``zava_all_reader`` after it, with the same options: an upgraded server keeps serving."""
+    import uuid
+
+    db = await empty_database(template, "zava_mig_all_reader")
+    await migrations.upgrade(db.admin_url, "0006")
+    login = f"zr_pre7_{uuid.uuid4().hex[:6]}"  # roles are cluster-wide
+    created = psql(db, f"CREATE ROLE {login} LOGIN NOINHERIT; "
+                       f"GRANT zava_reader, zava_store_reader TO {login} "
+                       "WITH INHERIT FALSE, SET TRUE;")
+    assert created.returncode == 0, created.stderr
+    await migrations.upgrade(db.admin_url)
+    engine = create_async_engine(db.admin_url)
+    async with engine.connect() as connection:
+        option = (await connection.execute(text(
+            "SELECT a.set_option, a.inherit_option FROM pg_auth_members a "
+            "WHERE a.roleid = 'zava_all_reader'::regrole AND a.member = CAST(:login AS regrole)"),
+            {"login": login})).one()
+    await engine.dispose()
+    assert tuple(option) == (True, False)

@@ -23,7 +23,7 @@ SEARCH = text(
 
 
 @pytest.mark.parametrize("caller", [company.SEATTLE_MANAGER_ID, company.HEAD_OFFICE_ID],
-                         ids=["store reader", "reader"])
+                         ids=["store reader", "all-stores reader"])
 @pytest.mark.parametrize("question", QUESTIONS)
 async def test_the_function_and_the_repository_agree(
         seeded_app_engine: AsyncEngine, settings: Settings, embedder: CachedEmbedder,
@@ -35,7 +35,7 @@ async def test_the_function_and_the_repository_agree(
             SEARCH, {"embedding": vector, "threshold": 0.3, "limit": 10})).all()
         matches = await uow.products.similar(vector, min_similarity=0.3, limit=10)
     assert role == ("zava_store_reader" if caller == company.SEATTLE_MANAGER_ID
-                    else "zava_reader")
+                    else "zava_all_reader")
     assert rows, "the question should find something above 30%"
     assert [r.product_id for r in rows] == [m.product.product_id for m in matches]
     assert [r.product_name for r in rows] == [m.product.name for m in matches]
@@ -82,5 +82,6 @@ async def test_only_the_readers_may_execute_it(seeded_admin_engine: AsyncEngine)
         public = (await connection.execute(text(
             "SELECT count(*) FROM pg_proc p, aclexplode(p.proacl) a "
             "WHERE p.proname = 'search_products_by_description' AND a.grantee = 0"))).scalar()
-    assert list(granted) == ["zava_owner", "zava_reader", "zava_store_reader"]
+    assert list(granted) == ["zava_all_reader", "zava_owner", "zava_reader",
+                             "zava_store_reader"]
     assert public == 0

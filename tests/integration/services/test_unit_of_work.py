@@ -64,7 +64,7 @@ async def test_unit_applies_role_identity_timeouts_and_read_only(
 @pytest.mark.parametrize(("caller", "role"), [
     (company.SEATTLE_MANAGER_ID, "zava_store_reader"),
     (company.EASTSIDE_REGIONAL_ID, "zava_reader"),
-    (company.HEAD_OFFICE_ID, "zava_reader"),
+    (company.HEAD_OFFICE_ID, "zava_all_reader"),
 ])
 async def test_reader_role_follows_the_number_of_stores(
     seeded_app_engine: AsyncEngine, settings: Settings, caller: uuid.UUID, role: str
