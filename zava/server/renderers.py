@@ -93,6 +93,8 @@ def metrics(result: MetricsResult) -> str:
     def cell(name: str, value: object) -> object:
         if value is None:
             return "n/a"
+        if isinstance(value, float) and units.get(name) == "percentage points":
+            return f"{value:+.2f} pp"
         if isinstance(value, float) and units.get(name) == "percent":
             return f"{value:+.1f}%" if name.endswith("_change_percent") else f"{value:.2f}%"
         if isinstance(value, float):
@@ -101,7 +103,7 @@ def metrics(result: MetricsResult) -> str:
 
     names = [*result.group_by, *units]
     rows = [[cell(n, r.get(n)) for n in names] for r in result.rows]
-    headers = [f"{n} ({units[n]})" if units.get(n, "percent") != "percent" else n
-               for n in names]
+    headers = [f"{n} ({units[n]})" if units.get(n, "percent") not in (
+        "percent", "percentage points") else n for n in names]
     more = "\n(more rows: raise limit or filter)" if result.truncated else ""
     return head + "\n" + fence(table(headers, rows)) + more

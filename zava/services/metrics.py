@@ -280,7 +280,9 @@ async def query_metrics(
     for m in chosen:
         units[m.name] = m.unit
         if previous is not None:
-            units.update({f"{m.name}_previous": m.unit, f"{m.name}_change": m.unit,
+            # The change of a percentage is in percentage points.
+            change = "percentage points" if m.unit == "percent" else m.unit
+            units.update({f"{m.name}_previous": m.unit, f"{m.name}_change": change,
                           f"{m.name}_change_percent": "percent"})
     return MetricsResult(
         metrics=[m.name for m in chosen], group_by=dimensions,

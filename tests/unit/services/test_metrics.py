@@ -178,6 +178,9 @@ async def test_comparison_arithmetic() -> None:
     assert list(result.units)[:4] == [
         "revenue", "revenue_previous", "revenue_change", "revenue_change_percent"]
     assert result.units["revenue_change_percent"] == "percent"
+    margin = await query_metrics(uow(), metrics=["gross_margin_percent"],
+                                 compare_to="previous_period", today=TODAY)
+    assert margin.units["gross_margin_percent_change"] == "percentage points"
 
 
 async def test_same_period_last_year_matches_time_buckets() -> None:
