@@ -15,6 +15,7 @@ import click
 from loguru import logger
 
 from zava.cli.common import run_async, settings_of
+from zava.observability.logging import flush_logs
 from zava.provision.embedded import stop_cluster
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ def serve(ctx: click.Context, transport: str, rls_user: uuid.UUID | None, host: 
     from zava.server.http import serve_http
     from zava.server.identity import FixedCaller
     from zava.server.runtime import open_runtime
+    from zava.server.stdio import serve_stdio
 
     settings = settings_of(ctx)
     if allow_privileged_login:
@@ -69,7 +71,7 @@ def serve(ctx: click.Context, transport: str, rls_user: uuid.UUID | None, host: 
             async with runtime.unit(caller):  # refuses an unknown manager, before serving
                 pass
             server = build_server(runtime, FixedCaller(caller))
-            await _until_terminated(server.run_stdio_async(), runtime)
+            await _until_terminated(serve_stdio(server), runtime)
 
     run_async(ctx, work)
 
@@ -85,6 +87,7 @@ async def _until_terminated(serving: Coroutine[Any, Any, None], runtime: Runtime
         if runtime.target.embedded is not None:
             stop_cluster(runtime.settings.data_dir)
         await logger.complete()
+        flush_logs()
         sys.stderr.flush()
         os._exit(0)
 

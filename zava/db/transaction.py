@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import weakref
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from types import TracebackType
@@ -55,8 +56,26 @@ _BOUND_LOGIN = "ZV001"  # retail.current_manager_id(): a bound login claimed ano
 
 
 async def _driver(connection: AsyncConnection) -> Any:
-    """The asyncpg connection under an SQLAlchemy connection."""
+    """The asyncpg connection under an SQLAlchemy connection (read without a greenlet
+    hop while the connection is checked out and valid)."""
+    sync = connection.sync_connection
+    if sync is not None and not sync.invalidated and not sync.closed:
+        return sync.connection.driver_connection
     return (await connection.get_raw_connection()).driver_connection
+
+
+_autocommit_engines: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = \
+    weakref.WeakKeyDictionary()
+
+
+def _autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` with AUTOCOMMIT connections (same pool), made once per engine: cheaper
+    than setting the option on every checked-out connection."""
+    found = _autocommit_engines.get(engine)
+    if found is None:
+        found = _autocommit_engines[engine] = engine.execution_options(
+            isolation_level="AUTOCOMMIT")
+    return found
 
 
 _releasing: set[asyncio.Task[None]] = set()
@@ -163,13 +182,12 @@ class Transaction:
         for attempt in range(attempts):
             self._queue.waiting += 1
             try:
-                connection = await connect(engine, self._settings, retry=retry)
+                # The unit sends its own BEGIN (with the caller's settings, one round
+                # trip), so SQLAlchemy must not open a transaction of its own.
+                connection = await connect(_autocommit(engine), self._settings, retry=retry)
             finally:
                 self._queue.waiting -= 1
             try:
-                # The unit sends its own BEGIN (with the caller's settings, one round trip),
-                # so SQLAlchemy must not open a transaction of its own.
-                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
                 await self._enter(connection)
                 return connection
             except ZavaError as error:  # refused or failed cleanly, already rolled back
@@ -235,8 +253,8 @@ class Transaction:
                      commit: bool) -> None:
         """End the transaction and return the connection to the pool."""
         try:
-            if session is not None:
-                await session.close()
+            if session is not None and (session.in_transaction() or session.identity_map):
+                await session.close()  # an unused session has nothing to close
             driver = await _driver(connection)
             if driver.is_closed():
                 await connection.invalidate()

@@ -29,7 +29,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from zava.db.errors import translate_errors
 from zava.errors import ResultTooLargeError, ResultTooNestedError
@@ -124,7 +124,14 @@ class QueryRepository:
         self._session = session
 
     async def _driver(self) -> Any:
-        """The asyncpg connection under the session (inside the unit's transaction)."""
+        """The asyncpg connection under the session (inside the unit's transaction): the
+        connection the session is bound to, read directly while it is valid (the unit
+        opened it; no session transaction and no greenlet hop are needed to reach it)."""
+        bind = self._session.bind
+        if isinstance(bind, AsyncConnection):
+            sync = bind.sync_connection
+            if sync is not None and not sync.invalidated and not sync.closed:
+                return sync.connection.driver_connection
         connection = await self._session.connection()
         return (await connection.get_raw_connection()).driver_connection
 

@@ -32,6 +32,7 @@ from zava.repositories.schema import TABLE_DESCRIPTIONS
 from zava.security.sql_guard import SqlGuard, load_function_catalog
 from zava.server.fair_share import FairShare
 from zava.services import analytics
+from zava.services.queries import CheapQueries
 from zava.services.unit_of_work import SqlAlchemyUnitOfWork, UnitOfWorkFactory
 
 
@@ -53,6 +54,8 @@ class Runtime:
     scopes: Lru[uuid.UUID, str] = field(default_factory=lambda: Lru(10_000))
     """Each caller's scope (store, region, head_office), looked up once."""
     replicas: ReplicaRouter | None = None
+    cheap_queries: CheapQueries = field(default_factory=CheapQueries)
+    """Free SQL that passed the cost gate lately, per caller (its EXPLAIN is skipped)."""
 
     @asynccontextmanager
     async def admitted(self, caller: uuid.UUID) -> AsyncIterator[None]:

@@ -48,7 +48,8 @@ def _limits(call: ToolCall, *, max_rows: int) -> QueryLimits:
 async def _run(call: ToolCall, sql: str, *, max_rows: int) -> QueryResult:
     """The free-SQL use case for this call's caller, with the audit facts recorded."""
     result = await run_query(call.unit(), call.runtime.guard, sql,
-                             _limits(call, max_rows=max_rows))
+                             _limits(call, max_rows=max_rows),
+                             cheap=(call.runtime.cheap_queries, call.caller))
     if result.slow:
         call.runtime.metrics.slow_queries.inc()
     call.rows = result.row_count

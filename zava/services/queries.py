@@ -5,10 +5,14 @@ its plan's top line when it was slow."""
 from __future__ import annotations
 
 import hashlib
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from loguru import logger
 
+from zava.cache.lru import Lru
 from zava.errors import QueryRejectedError, QueryTooCostlyError
 from zava.repositories.queries import QueryResult
 from zava.security.sql_guard import SqlGuard
@@ -29,19 +33,44 @@ class QueryLimits:
     """Put the query's text in the slow-query line (``--log-queries``)."""
 
 
+class CheapQueries:
+    """Queries the cost gate has passed recently, per caller: a repeated query skips its
+    EXPLAIN (two round trips and a planning). Keyed by the caller because the estimate
+    depends on their policies; an entry lasts ``ttl_s`` so that a verdict follows the
+    statistics; at most ``size`` entries. Only passes are kept: a refused query is
+    planned again each time."""
+
+    def __init__(self, size: int = 10_000, ttl_s: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._passed: Lru[tuple[uuid.UUID, float, str], float] = Lru(size)
+        self._ttl_s = ttl_s
+        self._clock = clock
+
+    def passed(self, caller: uuid.UUID, max_cost: float, sql: str) -> bool:
+        """True when ``caller``'s ``sql`` passed a gate of ``max_cost`` within the TTL."""
+        until = self._passed.get((caller, max_cost, sql))
+        return until is not None and self._clock() < until
+
+    def remember(self, caller: uuid.UUID, max_cost: float, sql: str) -> None:
+        """``caller``'s ``sql`` passed a gate of ``max_cost`` just now."""
+        self._passed.put((caller, max_cost, sql), self._clock() + self._ttl_s)
+
+
 def query_hash(sql: str) -> str:
     """A short, stable fingerprint of a query's text (logged instead of the text)."""
     return hashlib.sha256(sql.encode()).hexdigest()[:16]
 
 
-async def run_query(uow: UnitOfWork, guard: SqlGuard, sql: str,
-                    limits: QueryLimits) -> QueryResult:
+async def run_query(uow: UnitOfWork, guard: SqlGuard, sql: str, limits: QueryLimits, *,
+                    cheap: tuple[CheapQueries, uuid.UUID] | None = None) -> QueryResult:
     """Guard ``sql`` (no connection is taken for a rejected query), gate it on the
     planner's estimate, run it in ``uow``, and log one warning with the plan's top line
-    when it took ``slow_query_ms`` or more."""
+    when it took ``slow_query_ms`` or more. ``cheap``: the recent passes of the gate and
+    the caller ``uow`` acts for (a pass there skips the estimate)."""
     guarded = await guard.check_async(sql)
     async with uow:
-        if limits.max_cost and await uow.queries.estimated_cost(guarded) > limits.max_cost:
+        if limits.max_cost and not _passed_recently(cheap, limits.max_cost, guarded.sql) \
+                and await uow.queries.estimated_cost(guarded) > limits.max_cost:
             # The estimate itself is not shown: planner statistics count every store's
             # rows, and the number would tell a manager about the others' volumes.
             raise QueryTooCostlyError(
@@ -50,6 +79,8 @@ async def run_query(uow: UnitOfWork, guard: SqlGuard, sql: str,
                 "filter it (a date range on order_date, a store, a category), aggregate "
                 "(GROUP BY with count/sum instead of raw rows), or avoid a join without a "
                 "condition")
+        if limits.max_cost and cheap is not None:
+            cheap[0].remember(cheap[1], limits.max_cost, guarded.sql)
         result = await uow.queries.run(guarded, max_rows=limits.max_rows,
                                        max_bytes=limits.max_bytes, max_depth=limits.max_depth)
         if result.elapsed_ms >= limits.slow_query_ms:
@@ -57,6 +88,11 @@ async def run_query(uow: UnitOfWork, guard: SqlGuard, sql: str,
             _log_slow_query(sql, result.elapsed_ms, plan, limits)
             result.slow = True
     return result
+
+
+def _passed_recently(cheap: tuple[CheapQueries, uuid.UUID] | None, max_cost: float,
+                     sql: str) -> bool:
+    return cheap is not None and cheap[0].passed(cheap[1], max_cost, sql)
 
 
 async def explain_query(uow: UnitOfWork, guard: SqlGuard, sql: str) -> list[str]:
