@@ -185,3 +185,33 @@ async def test_rls_is_still_forced_and_the_role_is_plain(
 async def test_the_servers_login_may_become_it(seeded_app_engine: AsyncEngine) -> None:
     async with seeded_app_engine.connect() as connection:
         assert await roles_out_of_reach(connection) == []
+
+
+@pytest.mark.parametrize("manager", company.managers(), ids=lambda m: m.name)
+async def test_the_scope_functions_answer_each_managers_stores(
+        as_app: asyncpg.Connection, manager: company.ManagerDef) -> None:
+    visible = sorted(company.visible_stores(manager))
+    async with as_app.transaction(readonly=True):
+        await as_app.execute("SET LOCAL ROLE zava_reader")
+        await as_app.execute("SELECT set_config('app.current_rls_user_id', $1, true)",
+                             str(manager.manager_id))
+        row = await as_app.fetchrow(
+            "SELECT retail.visible_store_ids() AS ids, retail.caller_single_store() AS one, "
+            "retail.caller_sees_all_stores() AS every")
+    assert row["ids"] == visible
+    assert row["one"] == (visible[0] if len(visible) == 1 else None)
+    assert row["every"] is (len(visible) == len(company.stores()))
+
+
+@pytest.mark.parametrize("setting", DENIED.values(), ids=DENIED.keys())
+async def test_the_scope_functions_answer_nothing_for_no_valid_identity(
+        as_app: asyncpg.Connection, setting: str | None) -> None:
+    async with as_app.transaction(readonly=True):
+        await as_app.execute("SET LOCAL ROLE zava_reader")
+        if setting is not None:
+            await as_app.execute("SELECT set_config('app.current_rls_user_id', $1, true)",
+                                 setting)
+        row = await as_app.fetchrow(
+            "SELECT retail.visible_store_ids() AS ids, retail.caller_single_store() AS one, "
+            "retail.caller_sees_all_stores() AS every")
+    assert tuple(row) == ([], None, False)
