@@ -80,7 +80,8 @@ def serve(ctx: click.Context, transport: str, rls_user: uuid.UUID | None, host: 
 
 async def _until_terminated(serving: Coroutine[Any, Any, None], runtime: Runtime) -> None:
     """Serve until stdin closes; on SIGTERM or SIGINT close the pool and the embedded
-    handle, then exit at once (the stdin reader thread cannot be interrupted)."""
+    handle, write the queued log lines, then exit at once (the SDK's stdio transport,
+    used for a terminal or a file, reads stdin in a thread that cannot be interrupted)."""
     loop = asyncio.get_running_loop()
 
     async def terminate() -> None:
