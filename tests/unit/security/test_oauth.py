@@ -94,10 +94,8 @@ def b64(data: bytes) -> str:
 
 def make(issuer: FakeIssuer, clock: Clock | None = None, **config: Any) -> OAuthVerifier:
     async def resolve(iss: str, subject: str) -> uuid.UUID | None:
-        resolve.calls += 1  # type: ignore[attr-defined]
         return MAPPED.get((iss, subject))
 
-    resolve.calls = 0  # type: ignore[attr-defined]
     options: dict[str, Any] = {"jwks_min_refresh_s": 30.0, **config}
     client = httpx.AsyncClient(transport=httpx.MockTransport(issuer.handler))
     return OAuthVerifier(OAuthConfig(issuer=ISSUER, audience=AUDIENCE, **options), resolve,

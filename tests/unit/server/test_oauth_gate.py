@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import MutableMapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import httpx
 from mcp.server.auth.middleware.auth_context import auth_context_var
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.mcpserver import Context
 
 from tests.unit.security.test_oauth import (
     AUDIENCE,
@@ -144,7 +145,7 @@ async def test_the_sdk_hook_and_the_caller_come_from_the_token_only() -> None:
 
     reset = auth_context_var.set(AuthenticatedUser(access))
     try:
-        assert TokenCaller().caller(Ctx()) == SEATTLE  # type: ignore[arg-type]
+        assert TokenCaller().caller(cast(Context[Any, Any], Ctx())) == SEATTLE
         assert _principal() == {"issuer": ISSUER, "subject": "alice"}
     finally:
         auth_context_var.reset(reset)
