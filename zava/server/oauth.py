@@ -34,7 +34,14 @@ from zava.errors import (
     ZavaError,
 )
 from zava.security.oauth import OAuthVerifier, VerifiedCaller
-from zava.server.session_cap import App, Identify, Receive, Scope, Send
+from zava.server.session_cap import (
+    App,
+    Identify,
+    Receive,
+    Scope,
+    Send,
+    mcp_request_headers,
+)
 
 
 def bearer_token(headers: dict[str, str]) -> str | None:
@@ -96,11 +103,10 @@ class OAuthGate:
         self.path = path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].rstrip("/").endswith(self.path):
+        headers = mcp_request_headers(scope, self.path)
+        if headers is None:
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                   for k, v in scope.get("headers", [])}
         token = bearer_token(headers)
         if token is None:
             await self.app(scope, receive, send)  # the SDK's 401, with resource_metadata

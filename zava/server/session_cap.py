@@ -27,6 +27,14 @@ Identify = Callable[[dict[str, str]], uuid.UUID | None]
 SESSION_HEADER = "mcp-session-id"
 
 
+def mcp_request_headers(scope: Scope, path: str) -> dict[str, str] | None:
+    """The lower-cased headers of an HTTP request to ``path``; None for anything else."""
+    if scope["type"] != "http" or not scope["path"].rstrip("/").endswith(path):
+        return None
+    return {k.decode("latin-1").lower(): v.decode("latin-1")
+            for k, v in scope.get("headers", [])}
+
+
 class SessionCap:
     """Wraps the MCP app; ``identify`` maps request headers to a caller (or None)."""
 
@@ -51,11 +59,10 @@ class SessionCap:
         return len(sessions)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].rstrip("/").endswith(self.path):
+        headers = mcp_request_headers(scope, self.path)
+        if headers is None:
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                   for k, v in scope.get("headers", [])}
         caller = self.identify(headers)
         if caller is None:
             await self.app(scope, receive, send)
