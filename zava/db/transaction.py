@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-import weakref
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from types import TracebackType
@@ -62,20 +61,6 @@ async def _driver(connection: AsyncConnection) -> Any:
     if sync is not None and not sync.invalidated and not sync.closed:
         return sync.connection.driver_connection
     return (await connection.get_raw_connection()).driver_connection
-
-
-_autocommit_engines: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = \
-    weakref.WeakKeyDictionary()
-
-
-def _autocommit(engine: AsyncEngine) -> AsyncEngine:
-    """``engine`` with AUTOCOMMIT connections (same pool), made once per engine: cheaper
-    than setting the option on every checked-out connection."""
-    found = _autocommit_engines.get(engine)
-    if found is None:
-        found = _autocommit_engines[engine] = engine.execution_options(
-            isolation_level="AUTOCOMMIT")
-    return found
 
 
 _releasing: set[asyncio.Task[None]] = set()
@@ -182,12 +167,15 @@ class Transaction:
         for attempt in range(attempts):
             self._queue.waiting += 1
             try:
-                # The unit sends its own BEGIN (with the caller's settings, one round
-                # trip), so SQLAlchemy must not open a transaction of its own.
-                connection = await connect(_autocommit(engine), self._settings, retry=retry)
+                connection = await connect(engine, self._settings, retry=retry)
             finally:
                 self._queue.waiting -= 1
             try:
+                # The unit sends its own BEGIN (with the caller's settings, one round
+                # trip), so SQLAlchemy must not open a transaction of its own. (An engine
+                # view with this option would hide which engine, replica or primary,
+                # served the unit.)
+                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
                 await self._enter(connection)
                 return connection
             except ZavaError as error:  # refused or failed cleanly, already rolled back
