@@ -84,6 +84,7 @@ def test_a_known_token_finds_its_manager_and_others_find_none() -> None:
     (f"{SEATTLE} {HASH[:-1]}", 1),
     (f"{SEATTLE} {HASH}\n{BELLEVUE} short", 2),
     (f"{SEATTLE} {HASH},{BELLEVUE}", 2),
+    (f"{SEATTLE} {'z' * 64}", 1),  # 64 characters, not hex: it would never match
 ])
 def test_a_malformed_entry_is_named_by_number(text: str, entry: int) -> None:
     with pytest.raises(ConfigurationError) as refused:
@@ -91,6 +92,11 @@ def test_a_malformed_entry_is_named_by_number(text: str, entry: int) -> None:
     assert refused.value.message.startswith(f"tokens.txt entry {entry} is not ")
     assert "zava token create --manager" in refused.value.message
     assert HASH not in refused.value.message
+
+
+def test_an_upper_case_hash_is_the_same_hash() -> None:
+    store = TokenStore.parse(f"{SEATTLE} {HASH.upper()}", source="tokens.txt")
+    assert store.managers_by_hash == {HASH: SEATTLE}
 
 
 def test_an_entry_with_a_bad_manager_id_is_refused() -> None:

@@ -100,6 +100,14 @@ def test_cells_cannot_add_lines_or_columns() -> None:
     assert text.splitlines() == ["a | b", "one two | x / y"]
 
 
+@pytest.mark.parametrize("brk", ["\r", "\r\n", "\u2028", "\u2029", "\x0b", "\x1c", "\x85"])
+def test_every_kind_of_line_break_stays_inside_its_cell(brk: str) -> None:
+    # Some clients split text on \r or U+2028 as well as \n.
+    text = table(["a", "b"], [[f"one{brk}two", "x"]])
+    assert text.split("\n") == ["a | b", "one two | x"]
+    assert not any(c in text for c in "\r\u2028\u2029\x0b\x1c\x85")
+
+
 def test_a_cell_is_cut_at_200_characters() -> None:
     line = table(["a"], [["x" * 500]]).splitlines()[1]
     assert line == "x" * 200
