@@ -27,6 +27,7 @@ demo: $(VENV)/.installed-app
 	$(BIN)/zava demo
 
 test: $(VENV)/.installed-dev
+	bash scripts/system-packages.sh
 	$(BIN)/ruff check zava tests benchmarks
 	$(BIN)/mypy zava tests/unit
 	$(BIN)/lint-imports --no-cache
