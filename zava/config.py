@@ -167,6 +167,11 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=5, ge=1, le=200)
     pool_max_overflow: int = Field(default=5, ge=0, le=200)
     pool_timeout_s: float = Field(default=10.0, gt=0)
+    database_pooler: Literal["none", "pgbouncer"] = Field(
+        default="none",
+        description="'pgbouncer' when DATABASE_URL points at PgBouncer (or another pooler) "
+                    "in transaction mode: no startup settings beyond application_name, no "
+                    "statement caches, unnamed prepared statements only.")
     connect_retry_seconds: float = Field(
         default=3.0, ge=0, description="How long to retry a failing connection attempt."
     )

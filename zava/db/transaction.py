@@ -46,7 +46,7 @@ _ENTER = (
     "set_config('statement_timeout', '{statement_timeout}', true), "
     "set_config('lock_timeout', '{lock_timeout}', true), "
     "set_config('idle_in_transaction_session_timeout', '{idle_timeout}', true), "
-    "set_config('work_mem', '{work_mem}', true), "
+    "set_config('work_mem', '{work_mem}', true), set_config('jit', 'off', true), "
     "set_config('search_path', 'retail, public', true); "
     "SELECT set_config('role', retail.caller_reader_role(), true)"
 )
