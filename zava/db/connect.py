@@ -23,7 +23,7 @@ from tenacity import (
 )
 
 from zava.config import Settings
-from zava.errors import DatabaseUnavailableError, ServerBusyError
+from zava.errors import ConfigurationError, DatabaseUnavailableError, ServerBusyError
 
 _CONNECTION_FAILURES = (
     OSError,
@@ -48,6 +48,23 @@ def is_connection_failure(error: BaseException) -> bool:
             return True
         error = error.orig.__cause__ or error.orig if error.orig is not None else error
     return isinstance(error, _CONNECTION_FAILURES)
+
+
+_POOLER_REFUSAL = "unsupported startup parameter"
+"""What PgBouncer answers a login that sends a startup setting it does not forward."""
+
+
+def pooler_refusal(error: BaseException) -> ConfigurationError | None:
+    """The configuration error for a login refused by a pooler (PgBouncer refuses the
+    ``jit`` startup setting sent when ``database_pooler`` is not set), else None."""
+    text = str(error)
+    if _POOLER_REFUSAL not in text:
+        return None
+    detail = text[text.index(_POOLER_REFUSAL):].splitlines()[0]
+    return ConfigurationError(
+        f"the database refused the connection ({detail}): DATABASE_URL points at PgBouncer "
+        "or another pooler; set ZAVA_DATABASE_POOLER=pgbouncer (it must run in transaction "
+        "or session mode)")
 
 
 def server_busy(settings: Settings) -> ServerBusyError:
@@ -83,6 +100,9 @@ async def connect(
     except sa_exc.TimeoutError as error:
         raise server_busy(settings) from error
     except Exception as error:
+        refused = pooler_refusal(error)
+        if refused is not None:  # retrying cannot help
+            raise refused from error
         if not is_connection_failure(error):
             raise
         if not retry or settings.connect_retry_seconds <= 0:
