@@ -9,8 +9,10 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from zava.charts import shapes
 from zava.server import renderers
 from zava.server.calls import tool_call
+from zava.server.chart_results import ChartFlag, with_chart
 from zava.server.sql_tools import READ_ONLY
 from zava.server.state import ServerState, ToolContext
 from zava.services import analytics
@@ -30,6 +32,7 @@ def register(server: MCPServer[ServerState]) -> None:
     @server.tool(annotations=READ_ONLY)
     async def get_store_performance(
         ctx: ToolContext, period: PeriodArg = "last_30_days", store: Store = None,
+        chart: ChartFlag = False,
     ) -> Annotated[CallToolResult, PerformanceReport]:
         """Revenue, orders, units, average order value, gross margin, customers and growth
         vs the previous period for each of your stores, with category results and
@@ -38,14 +41,16 @@ def register(server: MCPServer[ServerState]) -> None:
             report = await analytics.store_performance(
                 call.unit(), period=period, today=call.runtime.today(), store=store)
             call.rows = len(report.stores)
-            return call.respond(report, renderers.performance(report))
+            result = call.respond(report, renderers.performance(report))
+            return await with_chart(ctx, result, shapes.store_performance(report)) if chart \
+                else result
 
     @server.tool(annotations=READ_ONLY)
     async def get_sales_trend(
         ctx: ToolContext,
         months: Annotated[int, Field(ge=1, le=60, description="Months back, this one included")]
         = 12,
-        store: Store = None,
+        store: Store = None, chart: ChartFlag = False,
     ) -> Annotated[CallToolResult, SalesTrend]:
         """Monthly revenue, orders and units with year-over-year change, for your stores
         (or one of them)."""
@@ -53,7 +58,8 @@ def register(server: MCPServer[ServerState]) -> None:
             trend = await analytics.sales_trend(
                 call.unit(), months=months, today=call.runtime.today(), store=store)
             call.rows = len(trend.months)
-            return call.respond(trend, renderers.trend(trend))
+            result = call.respond(trend, renderers.trend(trend))
+            return await with_chart(ctx, result, shapes.sales_trend(trend)) if chart else result
 
     @server.tool(annotations=READ_ONLY)
     async def get_top_products(

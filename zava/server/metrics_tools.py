@@ -10,8 +10,10 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from zava.charts import shapes
 from zava.server import renderers
 from zava.server.calls import tool_call
+from zava.server.chart_results import ChartFlag, with_chart
 from zava.server.rendering import untrusted_json
 from zava.server.sql_tools import READ_ONLY
 from zava.server.state import ServerState, ToolContext
@@ -40,6 +42,7 @@ def register(server: MCPServer[ServerState]) -> None:
         end: dt.date | None = None, compare_to: CompareTo | None = None,
         order_by: Annotated[str | None, Field(max_length=60)] = None,
         limit: Annotated[int, Field(ge=1, le=metrics_service.MAX_LIMIT)] = 100,
+        chart: ChartFlag = False,
     ) -> Annotated[CallToolResult, MetricsResult]:
         async with tool_call(ctx, "query_metrics") as call:
             result = await metrics_service.query_metrics(
@@ -47,7 +50,8 @@ def register(server: MCPServer[ServerState]) -> None:
                 period=period, start=start, end=end, compare_to=compare_to,
                 order_by=order_by, limit=limit, today=call.runtime.today())
             call.rows = len(result.rows)
-            return call.respond(result, renderers.metrics(result))
+            response = call.respond(result, renderers.metrics(result))
+            return await with_chart(ctx, response, shapes.metrics(result)) if chart else response
 
     @server.resource("zava://metrics", mime_type="application/json",
                      description="The governed metrics and dimensions of query_metrics")
