@@ -195,7 +195,19 @@ class Settings(BaseSettings):
                     '\'{"store": {"concurrency": 2, "rate_per_s": 5, "burst": 10}}\'')
     max_sessions_per_caller: int = Field(
         default=100, ge=1,
-        description="HTTP: MCP sessions one caller may have open at once (429 beyond).")
+        description="HTTP with ZAVA_HTTP_STATEFUL only: MCP sessions one caller may have "
+                    "open at once (429 beyond); stateless HTTP keeps no sessions.")
+    http_stateful: bool = Field(
+        default=False,
+        description="HTTP: keep 2025-11-25 sessions in this process (needs sticky routing "
+                    "behind a load balancer); default stateless, any worker serves any call.")
+    http_drain_s: float = Field(
+        default=5.0, ge=0,
+        description="HTTP, on SIGTERM: while a load balancer probes /ready, answer it 503 "
+                    "and keep serving this long before closing the listener.")
+    http_shutdown_timeout_s: float = Field(
+        default=30.0, gt=0,
+        description="HTTP, on SIGTERM: how long calls in flight may take to finish.")
     caller_max_wait_s: float = Field(
         default=5.0, ge=0,
         description="How long a call over its caller's share waits for a slot before "
@@ -223,12 +235,36 @@ class Settings(BaseSettings):
         default=0.0, ge=0,
         description="Opt-in: seconds a caller's identical query result is reused (0 = off).")
 
+    export_secret: SecretStr | None = Field(
+        default=None,
+        description="Key that signs export links (zava://exports/...); unset, each process "
+                    "draws its own, so a fleet must set one shared value (32+ random bytes).")
+    export_ttl_s: float = Field(default=900.0, gt=0, le=86_400,
+                                description="How long an export link can be read.")
+    export_max_rows: int = Field(default=100_000, ge=1, le=10_000_000,
+                                 description="Rows one export returns at most.")
+    export_max_bytes: int = Field(default=100_000_000, ge=1_000,
+                                  description="CSV bytes one export returns at most.")
+
     log_level: str = "INFO"
     log_json: bool = False
     log_queries: bool = Field(
         default=False, description="Put full query text in the logs (never by default).")
     slow_query_ms: float = Field(
         default=1000.0, ge=0, description="Queries slower than this are logged with their plan.")
+    traces: bool = Field(
+        default=False,
+        description="Export OpenTelemetry traces over OTLP/HTTP (on by itself when an OTLP "
+                    "endpoint is set; without one the exporter's default, localhost:4318).")
+    otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ZAVA_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="OTLP/HTTP collector base URL; traces go to <url>/v1/traces.")
+    otlp_traces_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ZAVA_OTLP_TRACES_ENDPOINT",
+                                      "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+        description="OTLP/HTTP traces URL, used as given (overrides otlp_endpoint).")
 
     @field_validator("caller_limits")
     @classmethod

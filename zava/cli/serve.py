@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 import uuid
 from collections.abc import Coroutine
@@ -37,15 +38,25 @@ if TYPE_CHECKING:
               help="http, development only: take the caller from x-rls-user-id.")
 @click.option("--allow-privileged-login", is_flag=True,
               help="Serve even if the login role is superuser, BYPASSRLS, owner or writer.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="http: worker processes on the one port (SIGHUP: rolling restart; "
+                   "SIGTERM: finish calls in flight, then stop). Each has its own pool.")
+@click.option("--stateful", is_flag=True,
+              help="http: keep 2025-11-25 sessions in the process (ZAVA_HTTP_STATEFUL); "
+                   "needs sticky routing behind a load balancer.")
+@click.option("--worker-fds", hidden=True,
+              help="Internal: a worker of --workers (listening socket, started pipe).")
 @click.pass_context
 def serve(ctx: click.Context, transport: str, rls_user: uuid.UUID | None, host: str, port: int,
           allowed_hosts: tuple[str, ...], public_url: str | None,
-          trust_identity_header: bool, allow_privileged_login: bool) -> None:
+          trust_identity_header: bool, allow_privileged_login: bool, workers: int,
+          stateful: bool, worker_fds: str | None) -> None:
     """Serve the MCP tools over stdio (desktop clients) or streamable HTTP.
 
     HTTP callers are identified by static bearer tokens (ZAVA_TOKEN_FILE, ZAVA_TOKENS) or,
     with ZAVA_OAUTH_ISSUER set, by OAuth access tokens from that identity provider, mapped
-    to managers with `zava identity add`."""
+    to managers with `zava identity add`. HTTP is stateless unless --stateful: any worker
+    behind a load balancer serves any request."""
     from zava.server.app import build_server
     from zava.server.http import serve_http
     from zava.server.identity import FixedCaller
@@ -55,17 +66,36 @@ def serve(ctx: click.Context, transport: str, rls_user: uuid.UUID | None, host: 
     settings = settings_of(ctx)
     if allow_privileged_login:
         settings = settings.model_copy(update={"allow_privileged_login": True})
+    if stateful:
+        settings = settings.model_copy(update={"http_stateful": True})
     caller = rls_user or settings.rls_user
     if transport == "stdio" and caller is None:
         raise click.UsageError("stdio needs an identity: --rls-user <manager id> "
                                "(or ZAVA_RLS_USER)")
+    if workers > 1:
+        if transport != "http":
+            raise click.UsageError("--workers needs --transport http")
+        if settings.http_stateful:
+            raise click.UsageError("--workers needs stateless HTTP: sessions live in one "
+                                   "process (drop --stateful / ZAVA_HTTP_STATEFUL)")
+        _supervise(ctx, workers)
+        return
+    listen, on_started = None, None
+    if worker_fds is not None:
+        from zava.server.workers import announce_started
+        from zava.server.workers import worker_fds as parse_fds
+
+        listen_fd, started_fd = parse_fds(worker_fds)
+        listen = socket.socket(fileno=listen_fd)
+        on_started = announce_started(started_fd)
 
     async def work() -> None:
         async with open_runtime(settings, shared=transport == "http") as runtime:
             if transport == "http":
                 await serve_http(runtime, host=host, port=port,
                                  trust_identity_header=trust_identity_header,
-                                 allowed_hosts=list(allowed_hosts), public_url=public_url)
+                                 allowed_hosts=list(allowed_hosts), public_url=public_url,
+                                 listen=listen, on_started=on_started)
                 return
             assert caller is not None
             async with runtime.unit(caller):  # refuses an unknown manager, before serving
@@ -76,6 +106,29 @@ def serve(ctx: click.Context, transport: str, rls_user: uuid.UUID | None, host: 
     # stdio: uvloop when installed (measured: about a tenth less CPU per call, see
     # docs/performance.md); HTTP stays on asyncio's loop.
     run_async(ctx, work, fast_loop=transport == "stdio")
+
+
+def _supervise(ctx: click.Context, workers: int) -> None:
+    """Run ``workers`` copies of this `zava serve` on one socket until SIGTERM."""
+    from zava.server.workers import Supervisor
+
+    settings = settings_of(ctx)
+    root = ctx.find_root().params
+    flags = [*(["--debug"] if root.get("debug") else []),
+             *(["--log-json"] if root.get("log_json") else []),
+             *(["--log-queries"] if root.get("log_queries") else []),
+             *(["--slow-query-ms", str(root["slow_query_ms"])]
+               if root.get("slow_query_ms") is not None else [])]
+    params = ctx.params
+    options = ["--transport", "http", "--host", params["host"], "--port", str(params["port"]),
+               *(f"--allowed-host={name}" for name in params["allowed_hosts"]),
+               *([f"--public-url={params['public_url']}"] if params["public_url"] else []),
+               *(["--trust-identity-header"] if params["trust_identity_header"] else []),
+               *(["--allow-privileged-login"] if params["allow_privileged_login"] else [])]
+    supervisor = Supervisor([sys.executable, "-m", "zava", *flags, "serve", *options],
+                            workers=workers, host=params["host"], port=params["port"],
+                            stop_timeout_s=settings.http_shutdown_timeout_s + 10)
+    sys.exit(supervisor.run())
 
 
 async def _until_terminated(serving: Coroutine[Any, Any, None], runtime: Runtime) -> None:

@@ -2,17 +2,26 @@
 ZAVA_OAUTH_ISSUER is set: see ``zava.server.oauth``), DNS-rebinding protection, /health, /ready and
 /metrics (Prometheus). Every route answers only the allowed ``Host`` names, like /mcp;
 /metrics requires ``ZAVA_METRICS_TOKEN`` when it is set and otherwise answers loopback
-clients only: its counters (cache hits by namespace) must not reach tenants."""
+clients only: its counters (cache hits by namespace) must not reach tenants.
+
+Stateless by default: a 2026-07-28 request is one self-contained POST, and 2025-11-25
+clients get no session id, so any worker behind a load balancer serves any request (no
+affinity). Answers are plain JSON unless a call outlives the SDK's 15 s keep-alive window;
+list methods carry cache hints (``zava.server.cache_hints``). What workers share (fair
+shares, caches) lives in Redis. ``ZAVA_HTTP_STATEFUL`` keeps 2025-11-25 sessions in the
+process instead (sticky routing needed), with the per-caller session cap.
+On SIGTERM a watched worker drains first (``zava.server.drain``)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import ipaddress
+import math
 import signal
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
+from socket import socket
 
 import uvicorn
 from loguru import logger
@@ -29,6 +38,8 @@ from zava.provision.health import check_database
 from zava.security.identity import IDENTITY_HEADER, TokenStore, parse_manager_id
 from zava.security.oauth import OAuthConfig, OAuthVerifier
 from zava.server.app import build_server
+from zava.server.cache_hints import LIST_HINTS, ListCacheHeaders
+from zava.server.drain import Drain, GracefulServer
 from zava.server.identity import HashedTokenVerifier, HeaderCaller, TokenCaller
 from zava.server.oauth import (
     OAuthAccessTokens,
@@ -65,10 +76,15 @@ def transport_security(host: str, port: int, allowed_hosts: list[str]) -> Transp
 async def serve_http(
     runtime: Runtime, *, host: str, port: int, trust_identity_header: bool,
     allowed_hosts: list[str], public_url: str | None = None,
+    listen: socket | None = None, on_started: Callable[[], None] | None = None,
 ) -> None:
-    """Serve MCP at ``/mcp`` until interrupted."""
+    """Serve MCP at ``/mcp`` until interrupted. ``listen``: a socket already bound and
+    shared with other workers (``zava serve --workers``), which then never advertise a
+    drain on /ready (the balancer sees them all as one); ``on_started``: called once
+    requests are accepted."""
     settings = runtime.settings
-    options: dict[str, object] = {}
+    stateful = settings.http_stateful
+    options: dict[str, object] = {"cache_hints": LIST_HINTS}
     verifier: OAuthVerifier | None = None
     resource = public_url or f"http://{host}:{port}/mcp"
     if trust_identity_header:
@@ -90,7 +106,7 @@ async def serve_http(
         identity = TokenCaller()
         requester = oauth_requester(verifier)
         scopes = list(verifier.config.required_scopes)
-        options = {
+        options |= {
             "token_verifier": OAuthAccessTokens(verifier),
             "auth": AuthSettings(issuer_url=verifier.config.issuer,
                                  resource_server_url=resource, required_scopes=scopes,
@@ -104,7 +120,7 @@ async def serve_http(
                 "`zava token create --manager <id> --file tokens.txt`) or ZAVA_TOKENS")
         identity = TokenCaller()
         requester = _token_requester(store)
-        options = {
+        options |= {
             "token_verifier": HashedTokenVerifier(store),
             "auth": AuthSettings(issuer_url=resource.removesuffix("/mcp"),
                                  resource_server_url=resource, required_scopes=["zava:read"],
@@ -136,10 +152,15 @@ async def serve_http(
             return refused
         return JSONResponse({"status": "ok", "uptime_s": round(runtime.uptime_s, 1)})
 
+    drain = Drain()
+
     @server.custom_route("/ready", methods=["GET"])  # type: ignore[untyped-decorator]
     async def ready(request: Request) -> JSONResponse:
         if refused := foreign_host(request):
             return refused
+        drain.probed()
+        if drain.draining:
+            return JSONResponse({"status": "draining"}, status_code=503)
         replicas = {"replicas": runtime.replicas.status()} if runtime.replicas else {}
         health = await check_database(runtime.engine)
         if not health.reachable:
@@ -158,22 +179,29 @@ async def serve_http(
             return refused
         return Response(runtime.metrics.exposition(), media_type=CONTENT_TYPE)
 
-    app = server.streamable_http_app(
-        host=host, transport_security=security)
-    capped: App = SessionCap(app, requester, limit=settings.max_sessions_per_caller)
+    app: App = ListCacheHeaders(server.streamable_http_app(
+        host=host, transport_security=security, stateless_http=not stateful))
+    if stateful:  # stateless HTTP keeps no sessions: the fair shares are the per-caller cap
+        app = SessionCap(app, requester, limit=settings.max_sessions_per_caller)
     if verifier is not None:
-        capped = OAuthGate(capped, verifier,
-                           resource_metadata_url=str(build_resource_metadata_url(
-                               AnyHttpUrl(resource))))
-    config = uvicorn.Config(capped, host=host, port=port, log_config=None, lifespan="on",
-                            access_log=False, timeout_graceful_shutdown=5)
-    server_process = _GracefulServer(config)
+        app = OAuthGate(app, verifier,
+                        resource_metadata_url=str(build_resource_metadata_url(
+                            AnyHttpUrl(resource))))
+    # Keep-alive longer than a load balancer's idle server connections, so the balancer
+    # closes them first and never sends a call on a connection this side is closing.
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="on",
+                            access_log=False, timeout_keep_alive=75,
+                            timeout_graceful_shutdown=math.ceil(
+                                settings.http_shutdown_timeout_s))
+    server_process = GracefulServer(config, drain, on_started=on_started,
+                                    drain_s=0 if listen is not None else settings.http_drain_s)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, server_process.request_exit)
-    logger.info("serving MCP on http://{}:{}/mcp", host, port)
+    logger.info("serving MCP on http://{}:{}/mcp ({})", host, port,
+                "stateful sessions" if stateful else "stateless")
     try:
-        await server_process.serve()
+        await server_process.serve(sockets=[listen] if listen is not None else None)
     finally:
         if verifier is not None:
             await verifier.aclose()
@@ -230,16 +258,3 @@ def metrics_refusal(request: Request, token: SecretStr | None) -> JSONResponse |
     return JSONResponse({"error": "/metrics answers loopback clients only; set "
                                   "ZAVA_METRICS_TOKEN to scrape it from elsewhere"},
                         status_code=403)
-
-
-class _GracefulServer(uvicorn.Server):
-    """uvicorn without its own signal handling, which re-raises SIGTERM after shutdown
-    and so would kill the process before the pool and the embedded handle are closed."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-    def request_exit(self) -> None:
-        """Stop accepting requests and shut down gracefully."""
-        self.should_exit = True
