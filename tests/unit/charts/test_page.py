@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from tests.unit.charts import results
-from tests.unit.charts.page_parser import PageContents
+from tests.support import chart_data as results
+from tests.support.chart_page import PageContents
 from zava.charts import page, render, shapes, specs
 from zava.charts.draw import draw
 

@@ -3,8 +3,8 @@ colours inside the plot area (and none in an empty chart, so the check can fail)
 
 from __future__ import annotations
 
+from tests.support import chart_data as results
 from tests.support.png import Image, decode, hex_colour
-from tests.unit.charts import results
 from zava.charts import shapes, specs
 from zava.charts.chart import Chart
 from zava.charts.draw import draw

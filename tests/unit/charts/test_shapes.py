@@ -3,7 +3,7 @@ grouped bars for a comparison; titles with units; only the result's own labels."
 
 from __future__ import annotations
 
-from tests.unit.charts import results
+from tests.support import chart_data as results
 from zava.charts import shapes
 from zava.charts.chart import Chart, Point
 

@@ -1,4 +1,5 @@
-"""What a chart page holds, read with the standard library's HTML parser."""
+"""What a chart page holds, read with the standard library's HTML parser (unit tests read
+the page as written; e2e tests read the DOM Chromium dumps)."""
 
 from __future__ import annotations
 
