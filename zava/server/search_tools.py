@@ -28,10 +28,10 @@ def register(server: MCPServer[ServerState]) -> None:
         similarity_threshold: Annotated[float, Field(
             ge=0, le=100, description="Minimum similarity in percent")] = 30.0,
     ) -> Annotated[CallToolResult, SearchResults]:
-        """Find products by meaning, not exact words ("something to keep a patio dry"),
-        with price and stock in your stores. Ranking fuses meaning (vector similarity)
-        with word matches on name and description; similarity_threshold filters on
-        meaning, but a product whose words match the question is always kept."""
+        """Products by meaning, not exact words ("something to keep a patio dry"), best
+        first, with price and stock in your stores. Ranks by meaning and by word matches
+        on name and description; similarity_threshold filters on meaning, but a product
+        whose words match is always kept."""
         async with tool_call(ctx, "semantic_search_products") as call:
             results = await search_products(
                 call.unit(), call.runtime.embedder, query=query_description,

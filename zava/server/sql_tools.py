@@ -27,7 +27,7 @@ class QueryOutput(BaseModel):
     columns: list[str]
     rows: list[list[Any]]
     row_count: int
-    truncated: bool = Field(description="True when the row or size cap cut the result")
+    truncated: bool
     elapsed_ms: float
 
 
@@ -79,9 +79,9 @@ def register(server: MCPServer[ServerState]) -> None:
             min_length=1, max_length=MAX_QUERY_CHARS)],
         ctx: ToolContext,
     ) -> Annotated[CallToolResult, QueryOutput]:
-        """Run one read-only SELECT (WITH/UNION/subqueries allowed) on the retail tables.
-        Only your stores' rows are visible. Results are capped (truncated=true when cut);
-        aggregate in SQL rather than fetching raw rows. Call get_multiple_table_schemas first."""
+        """Run one read-only SELECT (WITH, UNION, subqueries allowed) on the retail tables;
+        only your stores' rows are visible. Results are capped (truncated=true when cut):
+        aggregate in SQL. Call get_multiple_table_schemas first."""
         async with tool_call(ctx, "execute_sales_query") as call:
             runtime = call.runtime
             max_rows = runtime.settings.max_rows
@@ -108,10 +108,9 @@ def register(server: MCPServer[ServerState]) -> None:
             min_length=1, max_length=MAX_QUERY_CHARS)],
         ctx: ToolContext,
     ) -> Annotated[CallToolResult, QueryPlan]:
-        """Show PostgreSQL's plan for a SELECT without running it, to check that a heavy
-        query will use indexes before calling execute_sales_query. The plan shows its
-        shape (scans, joins, indexes) without cost or row estimates: those come from
-        statistics over every store, not only yours."""
+        """PostgreSQL's plan for a SELECT, without running it: check that a heavy query
+        uses indexes before execute_sales_query. Its shape (scans, joins, indexes) only,
+        without cost or row estimates (they would reflect every store, not only yours)."""
         async with tool_call(ctx, "explain_sales_query") as call:
             call.record_query(postgresql_query)
             plan = QueryPlan(plan=await explain_query(call.unit(), call.runtime.guard,

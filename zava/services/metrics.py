@@ -41,7 +41,9 @@ class MetricsResult(BaseModel):
     previous_start: dt.date | None
     previous_end: dt.date | None
     units: dict[str, str] = Field(description="Each metric column's unit")
-    rows: list[dict[str, Value]]
+    rows: list[dict[str, Value]] = Field(description=(
+        "Per group: dimension and metric values; with compare_to also <metric>_previous, "
+        "<metric>_change and <metric>_change_percent"))
     truncated: bool
 
 

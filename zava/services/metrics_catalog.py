@@ -182,5 +182,5 @@ def catalog() -> dict[str, object]:
 def summary() -> str:
     """One short paragraph for the tool's description."""
     return ("Metrics: " + ", ".join(METRICS) + ". Dimensions: " + ", ".join(DIMENSIONS)
-            + ". Stock metrics: no time dimension, no compare_to; customer metrics: store, "
-            "region, channel only. Definitions: resource zava://metrics.")
+            + " (stock metrics: no time dimension or compare_to; customer metrics: by store, "
+            "region, channel). Definitions: resource zava://metrics.")
