@@ -110,6 +110,12 @@ class Worker:
             self.process.terminate()
         return self.process.wait(timeout=120)
 
+    def in_use(self) -> float:
+        """Pooled connections its calls hold now (a call in flight holds one)."""
+        text = httpx2.get(self.base + "/metrics", timeout=5).text
+        found = re.search(r"^zava_pool_checked_out (\S+)$", text, re.M)
+        return float(found.group(1)) if found else 0.0
+
     def calls(self) -> float:
         """Tool calls this process has served (all tools, all outcomes), from /metrics."""
         text = httpx2.get(self.base + "/metrics", timeout=5).text
@@ -119,11 +125,11 @@ class Worker:
 
 def haproxy_config(port: int, workers: list[Worker], stats: Path) -> str:
     """docker/haproxy/haproxy.cfg with the test's addresses, a stats socket, and quick
-    health checks (every 200 ms, down after one failure, up after one success)."""
+    health checks (every 250 ms, down after two failures, up after one success)."""
     config = HAPROXY_CFG.read_text()
     config = config.replace("bind :8000", f"bind 127.0.0.1:{port}")
     config = re.sub(r"^\s*server .*\n", "", config, flags=re.M)
-    config = config.replace("inter 1s fall 2 rise 2", "inter 200ms fall 1 rise 1")
+    config = config.replace("inter 1s fall 2 rise 2", "inter 250ms fall 2 rise 1")
     config = config.replace("global\n", f"global\n    stats socket {stats} mode 600 level admin\n")
     servers = "".join(f"    server {w.name} 127.0.0.1:{w.port} check\n" for w in workers)
     return config.rstrip("\n") + "\n" + servers
@@ -186,11 +192,9 @@ class Balancer:
 @contextmanager
 def fleet(env: dict[str, str], folder: Path, count: int, *,
           extra: tuple[str, ...] = ()) -> Iterator[Balancer]:
-    """``count`` workers behind HAProxy; all stopped when the block ends. Each worker has
-    its own application_name (``zava-w1``, ...), to tell them apart in pg_stat_activity."""
+    """``count`` workers behind HAProxy; all stopped when the block ends."""
     port = free_port()
-    workers = [Worker(f"w{n}", free_port(), dict(env, ZAVA_APPLICATION_NAME=f"zava-w{n}"),
-                      folder / f"w{n}.log",
+    workers = [Worker(f"w{n}", free_port(), dict(env), folder / f"w{n}.log",
                       extra=("--allowed-host", f"127.0.0.1:{port}", *extra))
                for n in range(1, count + 1)]
     balancer = Balancer(port, workers, folder)

@@ -19,6 +19,8 @@ from zava.config import Settings
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
+WORKERS = ("zava1", "zava2")
+HAPROXY_CFG = (ROOT / "docker" / "haproxy" / "haproxy.cfg").read_text()
 
 
 def setting_names() -> set[str]:
@@ -58,30 +60,35 @@ def commands(service: dict[str, Any]) -> list[list[str]]:
 def test_images_and_build() -> None:
     assert SERVICES["db"]["image"].startswith("pgvector/pgvector:pg1")
     assert SERVICES["redis"]["image"].startswith("redis:")
-    assert SERVICES["server"]["build"] == "." and SERVICES["migrate"]["build"] == "."
+    assert all(SERVICES[name]["build"] == "." for name in (*WORKERS, "migrate"))
+    assert SERVICES["lb"]["build"] == "docker/haproxy"
+    haproxy_image = (ROOT / "docker" / "haproxy" / "Dockerfile").read_text()
+    assert "FROM debian:" in haproxy_image and "apt-get install" in haproxy_image
     assert "pgdata:/var/lib/postgresql/data" in SERVICES["db"]["volumes"]
     assert "pgdata" in COMPOSE["volumes"]
 
 
 def test_start_order_and_health() -> None:
     assert SERVICES["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
-    assert SERVICES["server"]["depends_on"]["migrate"]["condition"] == \
-        "service_completed_successfully"
-    assert SERVICES["server"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    for worker in WORKERS:
+        assert SERVICES[worker]["depends_on"]["migrate"]["condition"] == \
+            "service_completed_successfully"
+        assert SERVICES[worker]["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert "/ready" in " ".join(SERVICES[worker]["healthcheck"]["test"])
+    assert set(SERVICES["lb"]["depends_on"]) == set(WORKERS)
     assert "pg_isready" in " ".join(SERVICES["db"]["healthcheck"]["test"])
     assert "ping" in " ".join(SERVICES["redis"]["healthcheck"]["test"])
-    assert "/ready" in " ".join(SERVICES["server"]["healthcheck"]["test"])
     assert SERVICES["migrate"]["restart"] == "no"
 
 
-@pytest.mark.parametrize("service", ["migrate", "server"])
+@pytest.mark.parametrize("service", ["migrate", *WORKERS])
 def test_environment_names_are_real_settings(service: str) -> None:
     unknown = set(SERVICES[service]["environment"]) - setting_names()
     assert not unknown, f"{service} sets variables Zava does not read: {unknown}"
     Settings.model_validate({})  # the settings themselves still load
 
 
-@pytest.mark.parametrize("service", ["migrate", "server"])
+@pytest.mark.parametrize("service", ["migrate", *WORKERS])
 def test_commands_parse_with_the_cli(service: str) -> None:
     for line in commands(SERVICES[service]):
         parse_cli(line)
@@ -98,18 +105,51 @@ def test_the_migration_job_migrates_grants_and_seeds_once() -> None:
     assert "zava_app" in env["DATABASE_URL"]
 
 
-def test_the_server_listens_where_it_is_published_with_a_mounted_token_file() -> None:
-    server = SERVICES["server"]
+@pytest.mark.parametrize("worker", WORKERS)
+def test_each_worker_is_stateless_and_shares_redis_with_a_mounted_token_file(
+        worker: str) -> None:
+    server = SERVICES[worker]
     (line,) = commands(server)
     params = parse_cli(line)
     assert params["transport"] == "http" and params["host"] == "0.0.0.0"
-    published = server["ports"][0].rsplit(":", 1)[1]
-    assert int(published) == params["port"]
-    assert not params["trust_identity_header"]
-    token_file = server["environment"]["ZAVA_TOKEN_FILE"]
+    assert not params["trust_identity_header"] and not params["stateful"]
+    assert "ports" not in server and str(params["port"]) in server["expose"]
+    environment = server["environment"]
+    assert environment.get("ZAVA_HTTP_STATEFUL", "false") == "false"
+    token_file = environment["ZAVA_TOKEN_FILE"]
     assert any(volume.split(":")[1] == token_file for volume in server["volumes"])
-    assert server["environment"]["ZAVA_REDIS_URL"].startswith("redis://redis:6379")
-    assert str(params["port"]) in " ".join(server["healthcheck"]["test"])
+    assert environment["ZAVA_REDIS_URL"].startswith("redis://redis:6379")
+    assert f":{params['port']}/ready" in " ".join(server["healthcheck"]["test"])
+    assert server["restart"] == "unless-stopped"
+    # the drain and the calls in flight fit in Docker's grace period before SIGKILL
+    grace = int(server["stop_grace_period"].removesuffix("s"))
+    assert float(environment["ZAVA_HTTP_DRAIN_S"]) + \
+        float(environment["ZAVA_HTTP_SHUTDOWN_TIMEOUT_S"]) < grace
+
+
+def test_the_load_balancer_sends_calls_to_every_worker_checked_on_ready() -> None:
+    lb = SERVICES["lb"]
+    assert "./docker/haproxy/haproxy.cfg:/etc/haproxy/haproxy.cfg:ro" in lb["volumes"]
+    published = int(lb["ports"][0].rsplit(":", 1)[1])
+    assert f"bind :{published}" in HAPROXY_CFG
+    servers = {}
+    for line in HAPROXY_CFG.splitlines():
+        words = line.split()
+        if words[:1] == ["server"]:
+            servers[words[1]] = words[2]
+            assert "check" in words
+    (port,) = {parse_cli(commands(SERVICES[w])[0])["port"] for w in WORKERS}
+    assert servers == {w: f"{w}:{port}" for w in WORKERS}
+    assert "option httpchk" in HAPROXY_CFG
+    assert "http-check send meth GET uri /ready" in HAPROXY_CFG
+    assert "http-check expect status 200" in HAPROXY_CFG
+    # a call a worker received is never retried elsewhere; only failed connections are
+    assert "retry-on conn-failure\n" in HAPROXY_CFG
+    assert "option http-server-close" in HAPROXY_CFG
+    # the Host the health check sends is one the workers answer
+    assert all("localhost" in commands(SERVICES[w])[0] for w in WORKERS)
+    assert "hdr Host localhost" in HAPROXY_CFG
+    assert "balance " in HAPROXY_CFG and "cookie" not in HAPROXY_CFG  # no affinity
 
 
 def test_the_dockerfile_default_command_parses() -> None:
@@ -127,7 +167,8 @@ OIDC_SERVICES = ("keycloak", "identities", "server-oidc")
 
 def test_the_identity_provider_is_an_opt_in_profile() -> None:
     assert all(SERVICES[name]["profiles"] == ["oidc"] for name in OIDC_SERVICES)
-    assert not any("profiles" in SERVICES[name] for name in ("db", "redis", "migrate", "server"))
+    assert not any("profiles" in SERVICES[name]
+                   for name in ("db", "redis", "migrate", *WORKERS, "lb"))
     keycloak = SERVICES["keycloak"]
     assert keycloak["image"].startswith("quay.io/keycloak/keycloak:")
     assert "--import-realm" in keycloak["command"]
