@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import asyncpg
 from sqlalchemy import exc as sa_exc
@@ -17,9 +17,11 @@ from zava.errors import (
     QueryTimeoutError,
     ZavaError,
 )
+from zava.observability import tracing
 
 _DATABASE_FAILURES = (sa_exc.SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError,
                       OSError)
+_NO_SPAN: nullcontext[None] = nullcontext()
 _SCHEMA_HINT = "call get_multiple_table_schemas to see the tables and their columns"
 
 
@@ -109,11 +111,13 @@ def to_zava_error(error: BaseException) -> ZavaError:
 
 
 @contextmanager
-def translate_errors() -> Iterator[None]:
-    """Re-raise database failures inside the block as Zava errors."""
-    try:
-        yield
-    except ZavaError:
-        raise
-    except _DATABASE_FAILURES as error:
-        raise to_zava_error(error) from error
+def translate_errors(span: str | None = "zava.query") -> Iterator[None]:
+    """Re-raise database failures inside the block as Zava errors. The block is a trace
+    span ``span`` (a statement of a repository, by default; None: no span)."""
+    with tracing.span(span) if span is not None else _NO_SPAN:
+        try:
+            yield
+        except ZavaError:
+            raise
+        except _DATABASE_FAILURES as error:
+            raise to_zava_error(error) from error

@@ -19,6 +19,7 @@ attached above, by ``zava.services.unit_of_work``.
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -33,13 +34,18 @@ from zava.db.errors import to_zava_error, translate_errors
 from zava.db.replicas import ReplicaRouter
 from zava.db.roles import READER_ROLE
 from zava.errors import AuthorizationError, DatabaseUnavailableError, ServerBusyError, ZavaError
+from zava.observability import tracing
 
 # One round trip (the simple query protocol runs the whole script): begin read-only,
 # become the reader, set the caller and the timeouts transaction-locally, prove the caller
 # exists, then switch to the single-store reader if the caller sees exactly one store
 # (its policies are the ones the planner can estimate), or to the all-stores reader if
 # they see every store (its policy is one boolean per query: the unfiltered plan). Every
-# value is typed (a UUID, integers), never caller-supplied text.
+# value is typed (a UUID, integers, a label of ``_LABEL``'s characters), never
+# caller-supplied text. A tool call's label becomes the transaction's application_name
+# (``zava.observability.tracing.application_name``: tool, manager, trace id), which a DBA
+# sees in pg_stat_activity and in the logs (%a); it is transaction-local too, so an idle
+# pooled connection shows the pool's own name again.
 _ENTER = (
     f"BEGIN READ ONLY; SET LOCAL ROLE {READER_ROLE}; "
     "SELECT set_config('app.current_rls_user_id', '{caller}', true), "
@@ -47,9 +53,12 @@ _ENTER = (
     "set_config('lock_timeout', '{lock_timeout}', true), "
     "set_config('idle_in_transaction_session_timeout', '{idle_timeout}', true), "
     "set_config('work_mem', '{work_mem}', true), set_config('jit', 'off', true), "
-    "set_config('search_path', 'retail, public', true); "
+    "set_config('search_path', 'retail, public', true){label}; "
     "SELECT set_config('role', retail.caller_reader_role(), true)"
 )
+_SET_LABEL = ", set_config('application_name', '{label}', true)"
+_LABEL = re.compile(r"[A-Za-z0-9_./:-]{1,63}")
+"""What a label may hold: no quote, backslash or space can reach the script."""
 _UNKNOWN_CALLER = "28000"
 _BOUND_LOGIN = "ZV001"  # retail.current_manager_id(): a bound login claimed another id
 
@@ -104,15 +113,20 @@ class Transaction:
         write: bool = False,
         replicas: ReplicaRouter | None = None,
         queue: CheckoutQueue | None = None,
+        label: str | None = None,
     ) -> None:
+        if label is not None and not _LABEL.fullmatch(label):
+            raise ValueError(f"a unit's label is 1-63 of [A-Za-z0-9_./:-], not {label!r}")
         self._engine = engine
         self._queue = queue or CheckoutQueue()
         self._settings = settings
         self._caller = caller
         self._write = write
         self._replicas = None if write else replicas
+        self._label = label
         self._connection: AsyncConnection | None = None
         self._session: AsyncSession | None = None
+        self._span: tracing.OpenSpan | None = None
 
     @property
     def caller(self) -> uuid.UUID | None:
@@ -139,10 +153,21 @@ class Transaction:
                 "no caller identity: start the server with --rls-user <manager id> "
                 "or authenticate the request"
             )
-        connection = await self._open()
+        self._span = tracing.open_span("zava.unit", {"zava.write": self._write})
+        try:
+            with tracing.span("zava.unit.enter"):
+                connection = await self._open()
+        except BaseException as exc:
+            self._end_span(exc)
+            raise
         self._connection = connection
         self._session = AsyncSession(bind=connection, expire_on_commit=False)
         return self
+
+    def _end_span(self, error: BaseException | None) -> None:
+        span, self._span = self._span, None
+        if span is not None:
+            span.close(error)
 
     async def _open(self) -> AsyncConnection:
         """A connection inside the unit's transaction: on a usable replica (read units),
@@ -191,11 +216,12 @@ class Transaction:
     async def _enter(self, connection: AsyncConnection) -> None:
         driver = await _driver(connection)
         if self._write:
-            with translate_errors():
+            with translate_errors(span=None):
                 await driver.execute("BEGIN")
             return
         settings = self._settings
         script = _ENTER.format(
+            label=_SET_LABEL.format(label=self._label) if self._label else "",
             caller=uuid.UUID(str(self._caller)),
             statement_timeout=int(settings.statement_timeout_ms),
             lock_timeout=int(settings.lock_timeout_ms),
@@ -203,7 +229,7 @@ class Transaction:
             work_mem=settings.work_mem,  # validated: digits and a unit, nothing else
         )
         try:
-            with translate_errors():
+            with translate_errors(span=None):
                 await driver.execute(script)
         except BaseException as exc:
             if not driver.is_closed() and driver.is_in_transaction():
@@ -231,7 +257,12 @@ class Transaction:
         session, self._session = self._session, None
         if connection is None:
             return
-        await _to_completion(self._close(connection, session, commit=self._write and exc is None))
+        try:
+            with tracing.span("zava.unit.exit"):
+                await _to_completion(self._close(connection, session,
+                                                 commit=self._write and exc is None))
+        finally:
+            self._end_span(exc)
         if exc is not None and not isinstance(exc, ZavaError) and is_connection_failure(exc):
             # The connection died under a statement: say so (it is never retried here).
             raise to_zava_error(exc) from exc

@@ -22,6 +22,7 @@ from zava.server.identity import CallerResolver
 from zava.server.runtime import Runtime
 from zava.server.state import ServerState
 from zava.server.tool_schemas import compact_tool
+from zava.server.trace_context import TraceHeaders
 
 INSTRUCTIONS = """Zava retail analytics (a DIY/home-improvement retailer, 8 Washington stores).
 You see only the stores you manage. Prefer the typed tools (get_store_performance,
@@ -53,6 +54,7 @@ def build_server(
         name="zava", title="Zava retail analytics", instructions=INSTRUCTIONS,
         version=__version__, lifespan=lifespan, **server_options,
     )
+    server.middleware.insert(0, TraceHeaders())  # outside the SDK's OpenTelemetry span
     sql_tools.register(server)
     business_tools.register(server)
     status_tools.register(server)

@@ -16,6 +16,7 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
 from zava.errors import ZavaError
+from zava.observability import tracing
 from zava.server.runtime import Runtime
 from zava.server.state import ServerState, ToolContext
 from zava.services import queries
@@ -29,7 +30,9 @@ class ToolCall:
     tool: str
     caller: uuid.UUID
     runtime: Runtime
-    trace_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    trace_id: str = field(default_factory=tracing.current_trace_id)
+    """The W3C trace id (32 hex) of the call's trace: the client's ``traceparent``, or
+    the root the server started, or a random one when neither exists."""
     query_hash: str | None = None
     query_text: str | None = None
     rows: int | None = None
@@ -42,8 +45,14 @@ class ToolCall:
             self.query_text = sql
 
     def unit(self) -> SqlAlchemyUnitOfWork:
-        """A read unit of work for this call's caller, for a service to enter."""
-        return self.runtime.unit(self.caller)
+        """A read unit of work for this call's caller, for a service to enter. PostgreSQL
+        shows it with the call's ``label`` as its application_name."""
+        return self.runtime.unit(self.caller, label=self.label)
+
+    @property
+    def label(self) -> str:
+        """``zava/<tool>/<manager>/<trace id>``: what a DBA sees of this call."""
+        return tracing.application_name(self.tool, self.caller, self.trace_id)
 
     def respond(self, model: BaseModel, text: str) -> CallToolResult:
         """The tool's result: ``model`` as structured content, ``text`` for the model to
@@ -67,42 +76,47 @@ def tool_call(ctx: ToolContext, tool: str) -> AbstractAsyncContextManager[ToolCa
 async def call_as(state: ServerState, ctx: ToolContext | None,
                   tool: str) -> AsyncIterator[ToolCall]:
     """Resolve the caller, then run the body; log one audit line whatever happens. Log
-    lines written during the call (the slow-query line) carry its trace id."""
+    lines written during the call (the slow-query line) carry its trace id. The call is
+    the trace span ``zava.tool <tool>``, a child of the SDK's request span."""
     try:
         caller = state.identity.caller(ctx)
     except ZavaError as exc:
         raise ToolError(f"{exc.code}: {exc.message}") from exc
-    call = ToolCall(tool=tool, caller=caller, runtime=state.runtime)
-    started = time.perf_counter()
-    outcome = "ok"
-    try:
-        with logger.contextualize(trace_id=call.trace_id):
-            async with state.runtime.admitted(caller):
-                yield call
-    except ZavaError as exc:
-        outcome = exc.code
-        raise ToolError(f"{exc.code}: {exc.message}") from exc
-    except ToolError:
-        outcome = "tool_error"
-        raise
-    except Exception as exc:
-        outcome = "internal_error"
-        logger.opt(exception=exc).error("tool {} failed (trace {})", tool, call.trace_id)
-        raise ToolError(
-            f"internal_error: the call failed unexpectedly (trace id {call.trace_id}); "
-            "try again, or report the trace id"
-        ) from exc
-    finally:
-        seconds = time.perf_counter() - started
-        state.runtime.metrics.observe_call(tool, outcome, seconds, call.rows, call.bytes)
-        fields = {"trace_id": call.trace_id, "caller": str(caller), "tool": tool,
-                  "query_hash": call.query_hash, "rows": call.rows, "bytes": call.bytes,
-                  "ms": round(seconds * 1000, 1), "outcome": outcome}
-        fields.update(_principal())
-        if call.query_text is not None:
-            fields["query"] = call.query_text
-        logger.bind(audit=True, **fields).info(
-            "audit " + " ".join(f"{k}={v}" for k, v in fields.items()))
+    with tracing.tool_span(tool, caller) as span:
+        call = ToolCall(tool=tool, caller=caller, runtime=state.runtime)
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            with logger.contextualize(trace_id=call.trace_id):
+                async with state.runtime.admitted(caller):
+                    yield call
+        except ZavaError as exc:
+            outcome = exc.code
+            raise ToolError(f"{exc.code}: {exc.message}") from exc
+        except ToolError:
+            outcome = "tool_error"
+            raise
+        except Exception as exc:
+            outcome = "internal_error"
+            logger.opt(exception=exc).error("tool {} failed (trace {})", tool, call.trace_id)
+            raise ToolError(
+                f"internal_error: the call failed unexpectedly (trace id {call.trace_id}); "
+                "try again, or report the trace id"
+            ) from exc
+        finally:
+            seconds = time.perf_counter() - started
+            state.runtime.metrics.observe_call(tool, outcome, seconds, call.rows, call.bytes)
+            fields = {"trace_id": call.trace_id, "caller": str(caller), "tool": tool,
+                      "query_hash": call.query_hash, "rows": call.rows, "bytes": call.bytes,
+                      "ms": round(seconds * 1000, 1), "outcome": outcome}
+            fields.update(_principal())
+            if call.query_text is not None:
+                fields["query"] = call.query_text
+            logger.bind(audit=True, **fields).info(
+                "audit " + " ".join(f"{k}={v}" for k, v in fields.items()))
+            if span is not None:
+                tracing.end_tool_span(span, outcome=outcome, rows=call.rows, size=call.bytes,
+                                      query_hash=call.query_hash)
 
 
 def _principal() -> dict[str, str]:

@@ -5,6 +5,7 @@ Everything that came from the database is inside an untrusted-data fence.
 
 from __future__ import annotations
 
+from zava.observability.tracing import traced
 from zava.server.rendering import fence, table
 from zava.services.metrics import MetricsResult
 from zava.services.reports import (
@@ -21,6 +22,7 @@ def _growth(percent: float | None) -> str:
     return "n/a" if percent is None else f"{percent:+.1f}%"
 
 
+@traced("zava.render")
 def performance(report: PerformanceReport) -> str:
     """One line per store: revenue, orders, units, margin, growth, insights."""
     rows = [[s.store, f"{s.revenue:.2f}", s.orders, s.units, f"{s.average_order_value:.2f}",
@@ -31,6 +33,7 @@ def performance(report: PerformanceReport) -> str:
         rows))
 
 
+@traced("zava.render")
 def trend(trend: SalesTrend) -> str:
     """One line per month with the change on the year before."""
     rows = [[m.month, f"{m.revenue:.2f}", m.orders, m.units, _growth(m.year_over_year_percent)]
@@ -38,6 +41,7 @@ def trend(trend: SalesTrend) -> str:
     return fence(table(["month", "revenue", "orders", "units", "yoy"], rows))
 
 
+@traced("zava.render")
 def top_products(top: TopProducts) -> str:
     """The ranking, best first."""
     rows = [[p.rank, p.sku, p.name, p.category, p.units, f"{p.revenue:.2f}"]
@@ -46,12 +50,14 @@ def top_products(top: TopProducts) -> str:
         ["rank", "sku", "name", "category", "units", "revenue"], rows))
 
 
+@traced("zava.render")
 def low_stock(low: LowStock) -> str:
     """Items below the threshold, lowest first."""
     rows = [[i.store, i.sku, i.name, i.category, i.stock_level] for i in low.items]
     return fence(table(["store", "sku", "name", "category", "stock"], rows))
 
 
+@traced("zava.render")
 def search(results: SearchResults) -> str:
     """The matches with price, similarity, word match and stock."""
     rows = [[p.sku, p.name, p.category, f"{p.price:.2f}", f"{p.similarity_percent:.1f}%",
@@ -61,6 +67,7 @@ def search(results: SearchResults) -> str:
                         "description"], rows))
 
 
+@traced("zava.render")
 def table_schemas(schemas: TableSchemas) -> str:
     """Each table's columns, then the caller's valid values (fenced: they are data)."""
     lines = []
@@ -75,6 +82,7 @@ def table_schemas(schemas: TableSchemas) -> str:
     return "\n".join(lines) + "\n" + fence(values)
 
 
+@traced("zava.render")
 def query_rows(columns: list[str], rows: list[list[object]], *, truncated: bool,
                elapsed_ms: float) -> str:
     """A one-line summary, then the rows."""
@@ -83,6 +91,7 @@ def query_rows(columns: list[str], rows: list[list[object]], *, truncated: bool,
 
 
 
+@traced("zava.render")
 def metrics(result: MetricsResult) -> str:
     """The period (and the compared one), then one line per group."""
     head = f"{', '.join(result.metrics)}: {result.start} to {result.end}"

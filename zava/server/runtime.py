@@ -9,6 +9,7 @@ function catalog once.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -25,6 +26,7 @@ from zava.db.replicas import ReplicaRouter
 from zava.embeddings.base import CachedEmbedder
 from zava.embeddings.factory import create_embedder
 from zava.observability.metrics import Metrics
+from zava.observability.tracing import configure_tracing
 from zava.provision.embedded import stop_cluster
 from zava.provision.health import require_servable
 from zava.provision.target import DatabaseTarget, open_target
@@ -56,6 +58,8 @@ class Runtime:
     replicas: ReplicaRouter | None = None
     cheap_queries: CheapQueries = field(default_factory=CheapQueries)
     """Free SQL that passed the cost gate lately, per caller (its EXPLAIN is skipped)."""
+    process_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    """Signs export links when ZAVA_EXPORT_SECRET is unset (valid in this process only)."""
 
     @asynccontextmanager
     async def admitted(self, caller: uuid.UUID) -> AsyncIterator[None]:
@@ -71,9 +75,10 @@ class Runtime:
         async with self.fair_share.admitted(caller, scope):
             yield
 
-    def unit(self, caller: uuid.UUID) -> SqlAlchemyUnitOfWork:
-        """A read unit of work for ``caller`` (a manager id), not yet entered."""
-        return self.units(caller)
+    def unit(self, caller: uuid.UUID, *, label: str | None = None) -> SqlAlchemyUnitOfWork:
+        """A read unit of work for ``caller`` (a manager id), not yet entered; ``label``:
+        what PostgreSQL shows as its ``application_name`` (a tool call's)."""
+        return self.units(caller, label=label)
 
     @property
     def uptime_s(self) -> float:
@@ -113,6 +118,7 @@ async def open_runtime(settings: Settings, *,
                            stale_after_s=settings.statement_timeout_ms / 1000 * 2 + 10,
                            max_wait_s=settings.caller_max_wait_s) if shared else None
     embedder = create_embedder(settings, cache.backend if settings.redis_url else None)
+    tracing = configure_tracing(settings)
     try:
         guard = await _load_guard(engine, settings)
         async with ReplicaRouter.from_settings(engine, settings).monitoring() as router:
@@ -131,3 +137,4 @@ async def open_runtime(settings: Settings, *,
         await engine.dispose()
         if target.embedded is not None:
             stop_cluster(settings.data_dir)
+        tracing.shutdown()  # the spans still queued go out

@@ -14,6 +14,7 @@ from loguru import logger
 
 from zava.cache.lru import Lru
 from zava.errors import QueryRejectedError, QueryTooCostlyError
+from zava.observability import tracing
 from zava.repositories.queries import QueryResult
 from zava.security.sql_guard import SqlGuard
 from zava.services.unit_of_work import UnitOfWork
@@ -67,7 +68,8 @@ async def run_query(uow: UnitOfWork, guard: SqlGuard, sql: str, limits: QueryLim
     planner's estimate, run it in ``uow``, and log one warning with the plan's top line
     when it took ``slow_query_ms`` or more. ``cheap``: the recent passes of the gate and
     the caller ``uow`` acts for (a pass there skips the estimate)."""
-    guarded = await guard.check_async(sql)
+    with tracing.span("zava.guard"):
+        guarded = await guard.check_async(sql)
     async with uow:
         if limits.max_cost and not _passed_recently(cheap, limits.max_cost, guarded.sql) \
                 and await uow.queries.estimated_cost(guarded) > limits.max_cost:
@@ -98,7 +100,8 @@ def _passed_recently(cheap: tuple[CheapQueries, uuid.UUID] | None, max_cost: flo
 async def explain_query(uow: UnitOfWork, guard: SqlGuard, sql: str) -> list[str]:
     """PostgreSQL's plan for the SELECT ``sql`` without running it, and without cost or
     row estimates (statistics count every store's rows)."""
-    guarded = await guard.check_async(sql)
+    with tracing.span("zava.guard"):
+        guarded = await guard.check_async(sql)
     if guarded.is_explain:
         raise QueryRejectedError("pass the SELECT itself, without EXPLAIN")
     async with uow:

@@ -93,7 +93,8 @@ class UnitOfWorkFactory:
         self.replicas = replicas
         self.queue = CheckoutQueue()
 
-    def __call__(self, caller: uuid.UUID) -> SqlAlchemyUnitOfWork:
-        """A read unit acting for ``caller``."""
+    def __call__(self, caller: uuid.UUID, *, label: str | None = None) -> SqlAlchemyUnitOfWork:
+        """A read unit acting for ``caller``; ``label``: its ``application_name`` (a tool
+        call's: ``zava.observability.tracing.application_name``)."""
         return SqlAlchemyUnitOfWork(self.engine, self.settings, caller,
-                                    replicas=self.replicas, queue=self.queue)
+                                    replicas=self.replicas, queue=self.queue, label=label)

@@ -65,7 +65,7 @@ async def test_json_audit_lines_without_query_text(server_env: dict[str, str],
     ok, rejected = audits
     assert ok["tool"] == "execute_sales_query" and ok["outcome"] == "ok"
     assert ok["caller"] == str(company.SEATTLE_MANAGER_ID) and ok["rows"] == 1
-    assert ok["bytes"] > 0 and ok["ms"] > 0 and len(ok["trace_id"]) == 12
+    assert ok["bytes"] > 0 and ok["ms"] > 0 and len(ok["trace_id"]) == 32
     assert len(ok["query_hash"]) == 16 and "query" not in ok
     assert rejected["outcome"] == "query_rejected" and rejected["rows"] is None
     text = stderr.read_text()
