@@ -40,10 +40,11 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _config(cluster: EmbeddedCluster, folder: Path, port: int, pool_size: int) -> str:
+def _config(cluster: EmbeddedCluster, folder: Path, port: int, pool_size: int,
+            ignored: str) -> str:
     # trust, as the embedded cluster itself: the test logins have no passwords; the
-    # auth_file only lists who may connect. No ignore_startup_parameters: the product
-    # must send nothing PgBouncer would refuse.
+    # auth_file only lists who may connect. No ignore_startup_parameters by default: the
+    # product must send nothing PgBouncer would refuse.
     return f"""[databases]
 * = host={cluster.socket_dir} port={cluster.port}
 
@@ -60,6 +61,7 @@ min_pool_size = 0
 reserve_pool_size = 0
 max_client_conn = 500
 server_lifetime = 3600
+ignore_startup_parameters = {ignored}
 """
 
 
@@ -77,9 +79,11 @@ def _wait_listening(process: subprocess.Popen[bytes], port: int, log: Path) -> N
 
 
 @contextmanager
-def running_pgbouncer(cluster: EmbeddedCluster, *, pool_size: int = 2) -> Iterator[PgBouncer]:
+def running_pgbouncer(cluster: EmbeddedCluster, *, pool_size: int = 2,
+                      ignore_startup_parameters: str = "") -> Iterator[PgBouncer]:
     """PgBouncer in transaction mode with ``pool_size`` server connections per database
-    and login, in front of ``cluster`` (over its unix socket)."""
+    and login, in front of ``cluster`` (over its unix socket). Server connections are
+    handed out last-released first (PgBouncer's default, ``server_round_robin = 0``)."""
     program = require_program("pgbouncer")
     version = subprocess.run([str(program), "--version"], capture_output=True, text=True,
                              check=True).stdout.split("\n")[0]
@@ -88,7 +92,7 @@ def running_pgbouncer(cluster: EmbeddedCluster, *, pool_size: int = 2) -> Iterat
     port = _free_port()
     (folder / "users.txt").write_text(f'"{APP_ROLE}" ""\n"{ADMIN_ROLE}" ""\n')
     config = folder / "pgbouncer.ini"
-    config.write_text(_config(cluster, folder, port, pool_size))
+    config.write_text(_config(cluster, folder, port, pool_size, ignore_startup_parameters))
     log = folder / "pgbouncer.log"
     command = [str(program), str(config)]
     if os.geteuid() == 0:  # PgBouncer refuses to run as root: run it as the owner of

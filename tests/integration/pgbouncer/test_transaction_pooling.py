@@ -20,7 +20,7 @@ from tests.support.isolation import build_guard, foreign_store_ids, run_as
 from tests.support.pgbouncer import PgBouncer, running_pgbouncer
 from zava.config import Settings
 from zava.db.engine import create_engine
-from zava.errors import ConfigurationError
+from zava.errors import ConfigurationError, ZavaError
 from zava.provision.embedded import APP_ROLE, EmbeddedCluster
 from zava.seeding import company
 from zava.services.unit_of_work import SqlAlchemyUnitOfWork
@@ -162,3 +162,31 @@ async def test_without_the_setting_pgbouncer_refuses_the_login_with_a_hint(
     finally:
         await unpooled.dispose()
     assert "unsupported startup parameter: jit" in bouncer.log.read_text()
+
+
+async def test_ignoring_the_refusal_instead_breaks_on_the_next_server_connection(
+    seeded_database: EmbeddedCluster, pooled_settings: Settings
+) -> None:
+    """Why the setting is more than the startup parameter: with PgBouncer told to ignore
+    ``jit`` and the statement caches on, a query prepared (named) in one transaction is
+    reused in the next, which runs on another server connection."""
+    direct = pooled_settings.model_copy(update={"database_pooler": "none", "pool_size": 1})
+    with running_pgbouncer(seeded_database, pool_size=2,
+                           ignore_startup_parameters="jit") as lenient:
+        url = lenient.url(APP_ROLE, seeded_database.database)
+        cached = create_engine(url, direct)
+        holder = await asyncpg.connect(host="127.0.0.1", port=lenient.port, user=APP_ROLE,
+                                       database=seeded_database.database,
+                                       statement_cache_size=0)
+        try:
+            first = await _unit(cached, direct, MANAGERS[0])  # prepares, on server A
+            await holder.execute("BEGIN")  # takes server A (the last released)
+            assert await holder.fetchval("SELECT pg_backend_pid()") == first[0]
+            # invalid_sql_statement_name: prepared statement "__asyncpg_stmt_..." does
+            # not exist
+            with pytest.raises(ZavaError, match="SQLSTATE 26000") as failure:
+                await _unit(cached, direct, MANAGERS[0])  # its cached statement, on B
+            assert "does not exist" in str(failure.value.__cause__)
+        finally:
+            await holder.close()
+            await cached.dispose()
