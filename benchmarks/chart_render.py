@@ -39,16 +39,19 @@ CALLS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def percentiles(run: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """p50 and p95 wall time of ``run`` in milliseconds, after one warm-up."""
+def percentiles(run: Callable[[], object], repeats: int) -> tuple[float, float, float]:
+    """p50 and p95 wall time of ``run``, and its p50 CPU time (every thread of this
+    process: vl-convert renders on its own), in milliseconds, after one warm-up. On a
+    busy machine the CPU time is the steadier figure."""
     run()
-    samples = []
+    samples, cpu = [], []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         run()
         samples.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - cpu_started) * 1000)
     cuts = statistics.quantiles(samples, n=20)
-    return statistics.median(samples), cuts[18]
+    return statistics.median(samples), cuts[18], statistics.median(cpu)
 
 
 def page_only(chart: Chart) -> str:
@@ -92,8 +95,9 @@ async def main(size: str, repeats: int, examples: Path | None, data_dir: Path | 
                 shapes.store_performance(PerformanceReport.model_validate(
                     result.structured_content)))
         print(f"{size} seed, head office, {repeats} renders each (ms)")
-        print(f"{'chart':<14} {'points':>6} {'png p50':>8} {'p95':>6} {'page p50':>9} {'p95':>6} "
-              f"{'both p50':>9} {'p95':>6} {'call p50':>9} {'+chart':>7}")
+        print(f"{'chart':<14} {'points':>6} {'png p50':>8} {'p95':>6} {'cpu':>6} "
+              f"{'page p50':>9} {'p95':>6} {'cpu':>6} {'both p50':>9} {'p95':>6} {'cpu':>6} "
+              f"{'call p50':>9} {'+chart':>7}")
         for name, chart in charts.items():
             png = percentiles(functools.partial(draw, chart, with_page=False), repeats)
             html = percentiles(functools.partial(page_only, chart), repeats)
@@ -102,7 +106,8 @@ async def main(size: str, repeats: int, examples: Path | None, data_dir: Path | 
             plain = await call_ms(session, tool, arguments, 20)
             charted = await call_ms(session, tool, {**arguments, "chart": True}, 20)
             print(f"{name:<14} {len(chart.points):>6} {png[0]:>8.1f} {png[1]:>6.1f} "
-                  f"{html[0]:>9.1f} {html[1]:>6.1f} {both[0]:>9.1f} {both[1]:>6.1f} "
+                  f"{png[2]:>6.1f} {html[0]:>9.1f} {html[1]:>6.1f} {html[2]:>6.1f} "
+                  f"{both[0]:>9.1f} {both[1]:>6.1f} {both[2]:>6.1f} "
                   f"{plain:>9.1f} {charted - plain:>7.1f}")
 
 
