@@ -99,7 +99,7 @@ def metrics(result: MetricsResult) -> Chart:
     period = f"{result.start} to {result.end}"
     if previous and result.previous_start and result.previous_end:
         period += f" vs {result.previous_start} to {result.previous_end}"
-    return Chart(kind=kind, title=f"{metric.label} by {_dimension_label(first)}"
+    return Chart(kind=kind, title=f"{metric.label} by {_dimension_label(first).lower()}"
                  if first else metric.label, subtitle=_join(period, note),
                  category_title=_dimension_label(first) if first else "",
                  value_title=value_title(metric.label, result.units.get(name, metric.unit)),

@@ -56,7 +56,7 @@ def test_one_store_ranks_its_categories() -> None:
 def test_metrics_by_month_are_a_line() -> None:
     chart = shapes.metrics(results.metrics(["revenue"], ["month"], [
         {"month": "2025-01", "revenue": 5.0}, {"month": "2025-02", "revenue": 7.0}]))
-    assert chart.kind == "line" and chart.title == "Revenue by Month"
+    assert chart.kind == "line" and chart.title == "Revenue by month"
     assert chart.points == (Point("2025-01", 5.0), Point("2025-02", 7.0))
 
 
