@@ -125,3 +125,10 @@ class IdentityProviderUnavailableError(ZavaError):
     reached, and the token cannot be verified without them (refused, HTTP 503)."""
 
     code = "identity_provider_unavailable"
+
+
+class ExportRefusedError(AuthorizationError):
+    """An export link is malformed, tampered with, expired, or was made for another
+    caller: the caller must run the tool again for a fresh link of their own."""
+
+    code = "export_refused"

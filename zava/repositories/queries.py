@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -32,7 +33,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from zava.db.errors import translate_errors
-from zava.errors import ResultTooLargeError, ResultTooNestedError
+from zava.errors import QueryRejectedError, ResultTooLargeError, ResultTooNestedError
 from zava.repositories.json_values import JsonValue, nesting_depth
 from zava.security.sql_guard import GuardedQuery
 
@@ -177,6 +178,48 @@ class QueryRepository:
         elapsed_ms = (time.perf_counter() - started) * 1000
         return QueryResult(columns=columns, rows=rows, truncated=truncated,
                            elapsed_ms=elapsed_ms)
+
+    async def stream(self, query: GuardedQuery, *, max_rows: int, max_row_bytes: int,
+                     max_depth: int = 32, chunk_rows: int = 1000,
+                     ) -> AsyncIterator[tuple[list[str], list[list[JsonValue]]]]:
+        """Run the SELECT ``query`` through a server-side cursor and yield its column
+        names with each chunk of at most ``chunk_rows`` rows (once with no rows when it
+        has none), values as ``run`` returns them. Raises ``ResultTooLargeError`` once
+        more than ``max_rows`` rows come, or a row is over ``max_row_bytes``."""
+        if query.is_explain:
+            raise QueryRejectedError("an export runs a SELECT, not EXPLAIN")
+        connection = await self._driver()
+        sql = _WRAPPED.format(sql=query.sql, row=_ROW, limit=int(max_rows) + 1,
+                              max_bytes=int(max_row_bytes))
+        columns: list[str] | None = None
+        chunk: list[list[JsonValue]] = []
+        count = 0
+        with translate_errors():
+            statement = await connection.prepare(sql, name="")
+            async for (text,) in statement.cursor(prefetch=chunk_rows):
+                count += 1
+                if count > max_rows or text is None:
+                    raise ResultTooLargeError(
+                        f"the export is over {max_rows:,} rows (ZAVA_EXPORT_MAX_ROWS); filter "
+                        "or aggregate the query" if text is not None else
+                        f"a row is over the {max_row_bytes:,}-byte cap (ZAVA_MAX_RESULT_BYTES)"
+                        "; select fewer or shorter columns")
+                try:
+                    columns, values = _row(text)
+                except RecursionError:
+                    raise _too_nested(max_depth) from None
+                if any(nesting_depth(value) > max_depth for value in values):
+                    raise _too_nested(max_depth)
+                chunk.append(values)
+                if len(chunk) == chunk_rows:
+                    yield columns, chunk
+                    chunk = []
+            if columns is None:
+                empty = await connection.prepare(_COLUMNS.format(sql=query.sql, row=_ROW),
+                                                 name="")
+                columns = [attribute.name for attribute in empty.get_attributes()]
+        if chunk or not count:
+            yield columns, chunk
 
     async def _explain(self, query: GuardedQuery, *, max_rows: int) -> QueryResult:
         connection = await self._driver()

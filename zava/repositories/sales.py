@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Collection
 from decimal import Decimal
 
-from sqlalchemy import Date, cast, func, select
+from sqlalchemy import Date, cast, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
@@ -164,3 +164,13 @@ class SalesRepository:
         if first is None:
             return []
         return list(range(first.year, last.year + 1))
+
+    async def newest_order_date(self) -> dt.date | None:
+        """The date of the newest order the caller can see (any status), or None: one
+        backward probe of the (store_id, order_date) index per visible store."""
+        newest = (select(Order.order_date).where(Order.store_id == Store.store_id)
+                  .order_by(Order.order_date.desc()).limit(1).lateral())
+        query = select(func.max(newest.c.order_date)).select_from(Store).join(newest, true())
+        with translate_errors():
+            found: dt.date | None = await self._session.scalar(query)
+        return found

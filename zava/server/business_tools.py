@@ -15,8 +15,9 @@ from zava.server.calls import tool_call
 from zava.server.chart_results import ChartFlag, with_chart
 from zava.server.sql_tools import READ_ONLY
 from zava.server.state import ServerState, ToolContext
-from zava.services import analytics
+from zava.services import analytics, periods
 from zava.services.periods import PeriodName
+from zava.services.provenance import of_metrics
 from zava.services.reports import LowStock, PerformanceReport, SalesTrend, TopProducts
 
 Store = Annotated[str | None, Field(
@@ -24,6 +25,9 @@ Store = Annotated[str | None, Field(
 Category = Annotated[str | None, Field(description="A category name; omit for all",
                                        max_length=100)]
 PeriodArg = Annotated[PeriodName, Field(description="Reporting period, ending today (UTC)")]
+PERFORMANCE = ("revenue", "orders", "units", "average_order_value", "gross_margin_percent",
+               "customers", "new_customers")
+"""The catalog metrics get_store_performance reports (its provenance)."""
 
 
 def register(server: MCPServer[ServerState]) -> None:
@@ -39,9 +43,10 @@ def register(server: MCPServer[ServerState]) -> None:
         plain-language insights."""
         async with tool_call(ctx, "get_store_performance") as call:
             report = await analytics.store_performance(
-                call.unit(), period=period, today=call.runtime.today(), store=store)
+                call.witnessed_unit(), period=period, today=call.runtime.today(), store=store)
             call.rows = len(report.stores)
-            result = call.respond(report, renderers.performance(report))
+            result = call.respond(report, renderers.performance(report), provenance=of_metrics(
+                PERFORMANCE, start=report.start, end=report.end, store=store))
             return await with_chart(ctx, result, shapes.store_performance(report)) if chart \
                 else result
 
@@ -56,9 +61,11 @@ def register(server: MCPServer[ServerState]) -> None:
         (or one of them)."""
         async with tool_call(ctx, "get_sales_trend") as call:
             trend = await analytics.sales_trend(
-                call.unit(), months=months, today=call.runtime.today(), store=store)
+                call.witnessed_unit(), months=months, today=call.runtime.today(), store=store)
             call.rows = len(trend.months)
-            result = call.respond(trend, renderers.trend(trend))
+            result = call.respond(trend, renderers.trend(trend), provenance=of_metrics(
+                ("revenue", "orders", "units"), store=store, end=call.runtime.today(),
+                start=periods.add_months(call.runtime.today().replace(day=1), 1 - months)))
             return await with_chart(ctx, result, shapes.sales_trend(trend)) if chart else result
 
     @server.tool(annotations=READ_ONLY)
@@ -70,10 +77,12 @@ def register(server: MCPServer[ServerState]) -> None:
         """Best-selling products by revenue in a period, in your stores."""
         async with tool_call(ctx, "get_top_products") as call:
             top = await analytics.top_products(
-                call.unit(), period=period, today=call.runtime.today(), limit=limit,
+                call.witnessed_unit(), period=period, today=call.runtime.today(), limit=limit,
                 store=store, category=category)
             call.rows = len(top.products)
-            return call.respond(top, renderers.top_products(top))
+            return call.respond(top, renderers.top_products(top), provenance=of_metrics(
+                ("revenue", "units"), start=top.start, end=top.end, store=store,
+                category=category))
 
     @server.tool(annotations=READ_ONLY)
     async def get_low_stock(
@@ -85,7 +94,9 @@ def register(server: MCPServer[ServerState]) -> None:
     ) -> Annotated[CallToolResult, LowStock]:
         """Products running low (stock below the threshold) in your stores, lowest first."""
         async with tool_call(ctx, "get_low_stock") as call:
-            low = await analytics.low_stock(call.unit(), threshold=threshold, limit=limit,
-                                            store=store, category=category)
+            low = await analytics.low_stock(call.witnessed_unit(), threshold=threshold,
+                                            limit=limit, store=store, category=category)
             call.rows = len(low.items)
-            return call.respond(low, renderers.low_stock(low))
+            return call.respond(low, renderers.low_stock(low), provenance=of_metrics(
+                ("stock_on_hand",), store=store, category=category,
+                row_cap=limit if low.truncated else None))

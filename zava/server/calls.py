@@ -3,23 +3,27 @@ turned into tool errors the model can act on (never a stack trace or server inte
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 
 from loguru import logger
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult, ContentBlock, ResourceLink, TextContent
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from zava.errors import ZavaError
 from zava.observability import tracing
+from zava.server.renderers import provenance_line
 from zava.server.runtime import Runtime
 from zava.server.state import ServerState, ToolContext
 from zava.services import queries
+from zava.services.provenance import Provenance, WitnessedUnitOfWork, witnessed
 from zava.services.unit_of_work import SqlAlchemyUnitOfWork
 
 
@@ -37,6 +41,7 @@ class ToolCall:
     query_text: str | None = None
     rows: int | None = None
     bytes: int | None = None
+    witness: WitnessedUnitOfWork | None = None
 
     def record_query(self, sql: str) -> None:
         """Remember a hash of the query text (and, with --log-queries, the text)."""
@@ -54,12 +59,42 @@ class ToolCall:
         """``zava/<tool>/<manager>/<trace id>``: what a DBA sees of this call."""
         return tracing.application_name(self.tool, self.caller, self.trace_id)
 
-    def respond(self, model: BaseModel, text: str) -> CallToolResult:
+    def witnessed_unit(self) -> WitnessedUnitOfWork:
+        """``unit()`` that also notes the data's freshness for this call's provenance."""
+        self.witness = witnessed(self.runtime.units, self.caller, label=self.label)
+        return self.witness
+
+    def stamped(self, provenance: Provenance) -> Provenance:
+        """``provenance`` with this call's trace id and, when a witnessed unit ran, the
+        newest visible order's date and the serving replica's lag."""
+        update: dict[str, object] = {"trace_id": self.trace_id}
+        freshness = self.witness.freshness if self.witness is not None else None
+        if freshness is not None:
+            update.update(as_of=freshness.as_of,
+                          replica_lag_s=_replica_lag(self.runtime, freshness.engine))
+        return provenance.model_copy(update=update)
+
+    def respond(self, model: BaseModel, text: str, *, provenance: Provenance | None = None,
+                links: Sequence[ResourceLink] = ()) -> CallToolResult:
         """The tool's result: ``model`` as structured content, ``text`` for the model to
-        read; the text's size goes into the audit line."""
+        read, then any resource ``links``; the text's size goes into the audit line. With
+        ``provenance`` (stamped here), the structured content carries it and the text
+        ends with its one-line summary."""
+        structured = model.model_dump(mode="json")
+        if provenance is not None:
+            provenance = self.stamped(provenance)
+            structured["provenance"] = provenance.model_dump(mode="json", exclude_defaults=True)
+            text += "\n" + provenance_line(provenance)
         self.bytes = len(text.encode())
-        return CallToolResult(content=[TextContent(type="text", text=text)],
-                              structured_content=model.model_dump(mode="json"))
+        content: list[ContentBlock] = [TextContent(type="text", text=text), *links]
+        return CallToolResult(content=content, structured_content=structured)
+
+
+def _replica_lag(runtime: Runtime, engine: AsyncEngine) -> float | None:
+    """The last measured lag of the replica behind ``engine``; None for the primary."""
+    router = runtime.replicas
+    lags = [r.lag_s for r in router.replicas if r.engine is engine] if router else []
+    return round(lags[0], 3) if lags and math.isfinite(lags[0]) else None
 
 
 def runtime_of(ctx: ToolContext) -> Runtime:

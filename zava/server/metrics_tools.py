@@ -14,12 +14,15 @@ from zava.charts import shapes
 from zava.server import renderers
 from zava.server.calls import tool_call
 from zava.server.chart_results import ChartFlag, with_chart
+from zava.server.exports import export_link
 from zava.server.rendering import untrusted_json
 from zava.server.sql_tools import READ_ONLY
 from zava.server.state import ServerState, ToolContext
 from zava.services import metrics as metrics_service
 from zava.services import metrics_catalog
+from zava.services.exports import MetricsRequest
 from zava.services.metrics import CompareTo, MetricsResult
+from zava.services.provenance import Provenance, definitions
 
 Names = Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=20)]
 GroupBy = Annotated[tuple[Annotated[str, Field(max_length=40)], ...], Field(max_length=4)]
@@ -46,11 +49,19 @@ def register(server: MCPServer[ServerState]) -> None:
     ) -> Annotated[CallToolResult, MetricsResult]:
         async with tool_call(ctx, "query_metrics") as call:
             result = await metrics_service.query_metrics(
-                call.unit(), metrics=metrics, group_by=group_by, filters=filters,
+                call.witnessed_unit(), metrics=metrics, group_by=group_by, filters=filters,
                 period=period, start=start, end=end, compare_to=compare_to,
                 order_by=order_by, limit=limit, today=call.runtime.today())
             call.rows = len(result.rows)
-            response = call.respond(result, renderers.metrics(result))
+            made = Provenance(metrics=definitions(result.metrics), start=result.start,
+                              end=result.end, filters=result.filters,
+                              row_cap=limit if result.truncated else None)
+            links = [export_link(call, MetricsRequest(
+                metrics=metrics, group_by=list(group_by), filters=filters, period=period,
+                start=start, end=end, compare_to=compare_to, order_by=order_by,
+                today=call.runtime.today()).model_dump(mode="json"))] if result.truncated else []
+            response = call.respond(result, renderers.metrics(result), provenance=made,
+                                    links=links)
             return await with_chart(ctx, response, shapes.metrics(result)) if chart else response
 
     @server.resource("zava://metrics", mime_type="application/json",

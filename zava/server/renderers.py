@@ -8,6 +8,7 @@ from __future__ import annotations
 from zava.observability.tracing import traced
 from zava.server.rendering import fence, table
 from zava.services.metrics import MetricsResult
+from zava.services.provenance import Provenance
 from zava.services.reports import (
     LowStock,
     PerformanceReport,
@@ -116,3 +117,21 @@ def metrics(result: MetricsResult) -> str:
         "percent", "percentage points") else n for n in names]
     more = "\n(more rows: raise limit or filter)" if result.truncated else ""
     return head + "\n" + fence(table(headers, rows)) + more
+
+
+def provenance_line(p: Provenance) -> str:
+    """One short line: what was measured, over which dates, how fresh, the trace id.
+    Filter values are left out (only their names): they are not fenced here."""
+    parts = ["source: " + (",".join(p.metrics) or f"sql {p.sql_hash}")]
+    if p.start is not None and p.end is not None:
+        parts.append(f"{p.start}..{p.end}")
+    if p.filters:
+        parts.append("filtered by " + ",".join(p.filters))
+    parts.append(f"data as of {p.as_of}" if p.as_of else "no orders visible")
+    if p.replica_lag_s is not None:
+        parts.append(f"replica lag {p.replica_lag_s:g} s")
+    if p.cached:
+        parts.append(f"cached {p.cache_age_s or 0:.0f} s ago")
+    if p.row_cap is not None:
+        parts.append(f"cut at {p.row_cap} rows")
+    return " · ".join([*parts, f"trace {p.trace_id}"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.prompts.base import UserMessage
 
-from zava.server import cached_results
+from zava.server import cached_results, exports
 from zava.server.calls import call_as
 from zava.server.rendering import untrusted_json
 from zava.server.state import ServerState
@@ -39,6 +39,8 @@ def register(server: MCPServer[ServerState], state: ServerState) -> None:
             stores = await analytics.visible_stores(call.unit())
         return untrusted_json([{"name": s.name, "location": s.location, "region": s.region,
                             "is_online": s.is_online} for s in stores])
+
+    exports.register(server, state)
 
     @server.prompt(title="Store performance review")
     def store_performance_review(period: str = "last_30_days") -> list[UserMessage]:

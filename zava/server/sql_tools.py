@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
@@ -12,8 +13,10 @@ from zava.provision import migrations
 from zava.repositories.queries import QueryResult
 from zava.server import cached_results, renderers
 from zava.server.calls import ToolCall, tool_call
+from zava.server.exports import export_link
 from zava.server.rendering import fence
 from zava.server.state import ServerState, ToolContext
+from zava.services.provenance import Provenance, ProvenanceField
 from zava.services.queries import QueryLimits, explain_query, run_query
 from zava.services.reports import TableSchemas
 
@@ -29,6 +32,14 @@ class QueryOutput(BaseModel):
     row_count: int
     truncated: bool
     elapsed_ms: float
+    provenance: ProvenanceField = None
+
+
+class CachedOutput(BaseModel):
+    """A query's output as the result cache keeps it, with when it was made."""
+
+    output: QueryOutput
+    made_at: float = Field(description="Unix seconds")
 
 
 class QueryPlan(BaseModel):
@@ -47,7 +58,7 @@ def _limits(call: ToolCall, *, max_rows: int) -> QueryLimits:
 
 async def _run(call: ToolCall, sql: str, *, max_rows: int) -> QueryResult:
     """The free-SQL use case for this call's caller, with the audit facts recorded."""
-    result = await run_query(call.unit(), call.runtime.guard, sql,
+    result = await run_query(call.witnessed_unit(), call.runtime.guard, sql,
                              _limits(call, max_rows=max_rows),
                              cheap=(call.runtime.cheap_queries, call.caller))
     if result.slow:
@@ -86,20 +97,28 @@ def register(server: MCPServer[ServerState]) -> None:
             runtime = call.runtime
             max_rows = runtime.settings.max_rows
 
-            async def run() -> QueryOutput:
+            async def run() -> CachedOutput:
                 result = await _run(call, postgresql_query, max_rows=max_rows)
-                return QueryOutput(columns=result.columns, rows=result.rows,
-                                   row_count=result.row_count, truncated=result.truncated,
-                                   elapsed_ms=round(result.elapsed_ms, 2))
+                made = call.stamped(Provenance(sql_hash=call.query_hash, row_cap=(
+                    max_rows if result.truncated else None)))
+                return CachedOutput(made_at=time.time(), output=QueryOutput(
+                    columns=result.columns, rows=result.rows, row_count=result.row_count,
+                    truncated=result.truncated, elapsed_ms=round(result.elapsed_ms, 2),
+                    provenance=made))
 
             call.record_query(postgresql_query)
-            output = await runtime.cache.get_or_compute(
-                "query", QueryOutput, (migrations.head_revision(), max_rows, postgresql_query),
+            cached = await runtime.cache.get_or_compute(
+                "query", CachedOutput, (migrations.head_revision(), max_rows, postgresql_query),
                 runtime.settings.query_cache_ttl_s, run, caller=call.caller)
+            output, provenance = cached.output, cached.output.provenance or Provenance()
+            if call.witness is None:  # served from the cache
+                provenance = provenance.model_copy(update={
+                    "cached": True, "cache_age_s": round(time.time() - cached.made_at, 1)})
             call.rows = output.row_count
+            links = [export_link(call, {"sql": postgresql_query})] if output.truncated else []
             return call.respond(output, renderers.query_rows(
                 output.columns, output.rows, truncated=output.truncated,
-                elapsed_ms=output.elapsed_ms))
+                elapsed_ms=output.elapsed_ms), provenance=provenance, links=links)
 
     @server.tool(annotations=READ_ONLY)
     async def explain_sales_query(

@@ -19,6 +19,7 @@ from zava.errors import ValidationError
 from zava.repositories.metrics import FILTERABLE, Key, MeasureRequest
 from zava.services import periods
 from zava.services.metrics_catalog import DIMENSIONS, METRICS, Metric, incompatibility
+from zava.services.provenance import ProvenanceField
 from zava.services.unit_of_work import UnitOfWork
 
 CompareTo = Literal["previous_period", "same_period_last_year"]
@@ -45,6 +46,7 @@ class MetricsResult(BaseModel):
         "Per group: dimension and metric values; with compare_to also <metric>_previous, "
         "<metric>_change and <metric>_change_percent"))
     truncated: bool
+    provenance: ProvenanceField = None
 
 
 def _unknown(kind: str, name: str, known: Iterable[str]) -> ValidationError:
@@ -218,9 +220,10 @@ async def query_metrics(
     filters: Mapping[str, Sequence[str]] | None = None, period: str | None = None,
     start: dt.date | None = None, end: dt.date | None = None,
     compare_to: str | None = None, order_by: str | None = None, limit: int = 100,
-    today: dt.date,
+    today: dt.date, max_limit: int = MAX_LIMIT,
 ) -> MetricsResult:
-    """Governed metrics by dimensions for a period, optionally compared with another."""
+    """Governed metrics by dimensions for a period, optionally compared with another;
+    ``max_limit``: the highest ``limit`` allowed (an export's row cap)."""
     chosen = resolve_metrics(metrics)
     dimensions = resolve_dimensions(group_by)
     wanted_filters: dict[str, tuple[str, ...]] = {}
@@ -239,8 +242,8 @@ async def query_metrics(
         raise ValidationError("previous_period has no bucket matching each day, week, month, "
                               "quarter or year; use same_period_last_year, or group by "
                               "other dimensions")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationError(f"limit must be between 1 and {MAX_LIMIT}")
+    if not 1 <= limit <= max_limit:
+        raise ValidationError(f"limit must be between 1 and {max_limit}")
     order, descending = _order_key(order_by, chosen, dimensions)
     current, previous = resolve_dates(period=period, start=start, end=end,
                                       compare_to=compare_to, today=today)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from loguru import logger
@@ -15,8 +15,9 @@ from loguru import logger
 from zava.cache.lru import Lru
 from zava.errors import QueryRejectedError, QueryTooCostlyError
 from zava.observability import tracing
+from zava.repositories.json_values import JsonValue
 from zava.repositories.queries import QueryResult
-from zava.security.sql_guard import SqlGuard
+from zava.security.sql_guard import GuardedQuery, SqlGuard
 from zava.services.unit_of_work import UnitOfWork
 
 
@@ -71,18 +72,7 @@ async def run_query(uow: UnitOfWork, guard: SqlGuard, sql: str, limits: QueryLim
     with tracing.span("zava.guard"):
         guarded = await guard.check_async(sql)
     async with uow:
-        if limits.max_cost and not _passed_recently(cheap, limits.max_cost, guarded.sql) \
-                and await uow.queries.estimated_cost(guarded) > limits.max_cost:
-            # The estimate itself is not shown: planner statistics count every store's
-            # rows, and the number would tell a manager about the others' volumes.
-            raise QueryTooCostlyError(
-                f"the planner expects this query to cost far more than the budget "
-                f"(ZAVA_MAX_QUERY_COST={limits.max_cost:g}), so it was not started; "
-                "filter it (a date range on order_date, a store, a category), aggregate "
-                "(GROUP BY with count/sum instead of raw rows), or avoid a join without a "
-                "condition")
-        if limits.max_cost and cheap is not None:
-            cheap[0].remember(cheap[1], limits.max_cost, guarded.sql)
+        await _gate(uow, guarded, limits, cheap)
         result = await uow.queries.run(guarded, max_rows=limits.max_rows,
                                        max_bytes=limits.max_bytes, max_depth=limits.max_depth)
         if result.elapsed_ms >= limits.slow_query_ms:
@@ -90,6 +80,39 @@ async def run_query(uow: UnitOfWork, guard: SqlGuard, sql: str, limits: QueryLim
             _log_slow_query(sql, result.elapsed_ms, plan, limits)
             result.slow = True
     return result
+
+
+async def stream_query(uow: UnitOfWork, guard: SqlGuard, sql: str, limits: QueryLimits, *,
+                       chunk_rows: int = 1000,
+                       ) -> AsyncIterator[tuple[list[str], list[list[JsonValue]]]]:
+    """``run_query`` for an export: the same guard and cost gate, then every row (at
+    most ``limits.max_rows``; ``limits.max_bytes`` per row) in chunks from a server-side
+    cursor, with the column names, while ``uow`` stays open."""
+    guarded = await guard.check_async(sql)
+    async with uow:
+        await _gate(uow, guarded, limits, None)
+        async for columns, rows in uow.queries.stream(
+                guarded, max_rows=limits.max_rows, max_row_bytes=limits.max_bytes,
+                max_depth=limits.max_depth, chunk_rows=chunk_rows):
+            yield columns, rows
+
+
+async def _gate(uow: UnitOfWork, guarded: GuardedQuery, limits: QueryLimits,
+                cheap: tuple[CheapQueries, uuid.UUID] | None) -> None:
+    """Refuse ``guarded`` when the planner expects it to cost more than the budget
+    (unless it passed lately); remember a pass."""
+    if limits.max_cost and not _passed_recently(cheap, limits.max_cost, guarded.sql) \
+            and await uow.queries.estimated_cost(guarded) > limits.max_cost:
+        # The estimate itself is not shown: planner statistics count every store's
+        # rows, and the number would tell a manager about the others' volumes.
+        raise QueryTooCostlyError(
+            f"the planner expects this query to cost far more than the budget "
+            f"(ZAVA_MAX_QUERY_COST={limits.max_cost:g}), so it was not started; "
+            "filter it (a date range on order_date, a store, a category), aggregate "
+            "(GROUP BY with count/sum instead of raw rows), or avoid a join without a "
+            "condition")
+    if limits.max_cost and cheap is not None:
+        cheap[0].remember(cheap[1], limits.max_cost, guarded.sql)
 
 
 def _passed_recently(cheap: tuple[CheapQueries, uuid.UUID] | None, max_cost: float,

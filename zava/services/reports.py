@@ -6,6 +6,8 @@ import datetime as dt
 
 from pydantic import BaseModel, Field
 
+from zava.services.provenance import ProvenanceField
+
 
 class CategoryResult(BaseModel):
     """A category's revenue in the period and the one before."""
@@ -44,6 +46,7 @@ class PerformanceReport(BaseModel):
     previous_start: dt.date
     previous_end: dt.date
     stores: list[StorePerformance]
+    provenance: ProvenanceField = None
 
 
 class MonthPoint(BaseModel):
@@ -62,6 +65,7 @@ class SalesTrend(BaseModel):
 
     stores: list[str]
     months: list[MonthPoint]
+    provenance: ProvenanceField = None
 
 
 class TopProduct(BaseModel):
@@ -83,6 +87,7 @@ class TopProducts(BaseModel):
     end: dt.date
     stores: list[str]
     products: list[TopProduct]
+    provenance: ProvenanceField = None
 
 
 class LowStockItem(BaseModel):
@@ -101,6 +106,7 @@ class LowStock(BaseModel):
     threshold: int
     items: list[LowStockItem]
     truncated: bool
+    provenance: ProvenanceField = None
 
 
 class ColumnDescription(BaseModel):

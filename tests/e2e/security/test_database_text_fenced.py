@@ -245,7 +245,7 @@ async def read_every_resource(session: ClientSession, seen: Seen) -> None:
     uris = [str(r.uri) for r in (await session.list_resources()).resources]
     templates = [t.uri_template for t in
                  (await session.list_resource_templates()).resource_templates]
-    assert templates == ["zava://schema/{table}"]
+    assert templates == ["zava://schema/{table}", "zava://exports/{export_id}.csv"]
     uris += [f"zava://schema/{table}" for table in TABLE_DESCRIPTIONS]
     assert "zava://stores" in uris and "zava://schema" in uris
     for uri in uris:

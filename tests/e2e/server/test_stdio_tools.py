@@ -85,7 +85,8 @@ async def exercise(session: Any, expected: Expected) -> None:
     assert {p.name for p in prompts} == {
         "store_performance_review", "category_deep_dive", "find_similar_products"}
     templates = (await session.list_resource_templates()).resource_templates
-    assert [t.uri_template for t in templates] == ["zava://schema/{table}"]
+    assert [t.uri_template for t in templates] == [
+        "zava://schema/{table}", "zava://exports/{export_id}.csv"]
 
 
 @pytest.mark.parametrize("manager", SCOPES, ids=lambda m: m.name)

@@ -12,6 +12,7 @@ from zava.errors import (
     DatabaseError,
     DatabaseUnavailableError,
     EmbeddingUnavailableError,
+    ExportRefusedError,
     IdentityNotMappedError,
     IdentityProviderUnavailableError,
     QueryRejectedError,
@@ -44,6 +45,7 @@ CODES = {
     TokenRejectedError: "invalid_token",
     IdentityNotMappedError: "identity_not_mapped",
     IdentityProviderUnavailableError: "identity_provider_unavailable",
+    ExportRefusedError: "export_refused",
 }
 
 
