@@ -7,10 +7,9 @@ only make a call faster, never make it fail.
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from loguru import logger
-from redis.asyncio import Redis
 
 from zava.cache.lru import Lru
 from zava.config import mask_database_url
@@ -64,7 +63,7 @@ class RedisCache:
     again every ``RETRY_AFTER_S`` seconds; recovery is logged once too."""
 
     def __init__(self, url: str) -> None:
-        self._client = Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_S,
+        self._client = redis_client(url, socket_timeout=REDIS_TIMEOUT_S,
                                       socket_connect_timeout=REDIS_TIMEOUT_S)
         self._where = mask_redis_url(url)
         self._down_until = 0.0
@@ -120,3 +119,10 @@ def mask_redis_url(url: str) -> str:
         return mask_database_url(url)
     except Exception:  # not parseable as a URL: show only the scheme
         return url.split(":", 1)[0] + "://***"
+
+
+def redis_client(url: str, **options: Any) -> Any:
+    """A Redis client (redis-py is imported only by a server configured to use Redis)."""
+    from redis.asyncio import Redis
+
+    return Redis.from_url(url, **options)

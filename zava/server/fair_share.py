@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loguru import logger
-from redis.asyncio import Redis
 
+from zava.cache.backends import redis_client
 from zava.config import ShareLimits
 from zava.errors import RateLimitedError
 
@@ -110,7 +110,7 @@ class FairShare:
         self.limits = limits
         self.max_wait_s = max_wait_s
         self.local = LocalShares()
-        self._redis: Any = Redis.from_url(redis_url, socket_timeout=0.25,
+        self._redis: Any = redis_client(redis_url, socket_timeout=0.25,
                                           socket_connect_timeout=0.25) if redis_url else None
         self._script: Any = self._redis.register_script(_ADMIT) if self._redis else None
         self._prefix = f"{prefix}-share:v1"
@@ -185,3 +185,4 @@ def _refusal(limits: ShareLimits, wait_s: float) -> RateLimitedError:
         f"you are over your share of this server (at most {limits.concurrency} calls at "
         f"once and {limits.rate_per_s:g} per second): retry in {wait:g} s, and send calls "
         "one after another rather than in parallel", retry_after_s=wait)
+

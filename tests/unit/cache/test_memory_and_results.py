@@ -245,7 +245,7 @@ class FakeRedis:
 
 @pytest.fixture
 def redis(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> tuple[RedisCache, FakeRedis]:
-    monkeypatch.setattr(backends, "Redis", FakeRedis)
+    monkeypatch.setattr(backends, "redis_client", FakeRedis.from_url)
     cache = RedisCache("redis://:s3cret@cache:6379/0")
     return cache, FakeRedis.instances[-1]
 
