@@ -43,7 +43,7 @@ def test_two_heads_are_refused_by_name(tmp_path: Path, monkeypatch: pytest.Monke
                         _folder(tmp_path, {"0001": None, "0002": "0001", "0003": "0001"}))
     migrations.head_revision.cache_clear()
     try:
-        with pytest.raises(ConfigurationError, match="2 heads .*0002, 0003"):
+        with pytest.raises(ConfigurationError, match=r"2 heads \(0002, 0003\)"):
             migrations.head_revision()
     finally:
         migrations.head_revision.cache_clear()
