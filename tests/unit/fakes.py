@@ -19,11 +19,9 @@ from zava.repositories.products import ProductRepository
 from zava.repositories.queries import QueryRepository, QueryResult
 from zava.repositories.results import (
     CustomerCounts,
-    MonthlySales,
     ProductInfo,
     ProductMatch,
     ProductSales,
-    SalesFigures,
     StockLevel,
     StoreInfo,
 )
@@ -31,6 +29,7 @@ from zava.repositories.sales import SalesRepository
 from zava.repositories.schema import SchemaRepository
 from zava.repositories.stores import StoreRepository
 from zava.security.sql_guard import GuardedQuery
+from zava.services.sales_figures import SalesFigures
 
 
 def store(name: str) -> StoreInfo:
@@ -61,33 +60,12 @@ class FakeStores(StoreRepository):
 
 
 class FakeSales(SalesRepository):
-    """Figures keyed by period start; records what it was asked."""
+    """Best sellers set by the test; records what it was asked."""
 
     def __init__(self, gate: Gate) -> None:
         self.gate = gate
-        self.by_store_figures: dict[dt.date, list[SalesFigures]] = {}
-        self.category_figures: dict[dt.date, list[tuple[str, SalesFigures]]] = {}
-        self.months: list[MonthlySales] = []
         self.top: list[ProductSales] = []
         self.calls: list[tuple[str, object]] = []
-
-    async def by_store(self, start: dt.date, end: dt.date,
-                       store_ids: StoreIds = None) -> list[SalesFigures]:
-        self.gate.check("sales.by_store")
-        self.calls.append(("by_store", (start, end, store_ids)))
-        return self.by_store_figures.get(start, [])
-
-    async def by_store_and_category(self, start: dt.date, end: dt.date,
-                                    store_ids: StoreIds = None) -> list[tuple[str, SalesFigures]]:
-        self.gate.check("sales.by_store_and_category")
-        self.calls.append(("by_store_and_category", (start, end, store_ids)))
-        return self.category_figures.get(start, [])
-
-    async def monthly(self, start: dt.date, end: dt.date,
-                      store_ids: StoreIds = None) -> list[MonthlySales]:
-        self.gate.check("sales.monthly")
-        self.calls.append(("monthly", (start, end, store_ids)))
-        return [m for m in self.months if start <= m.month < end]
 
     async def top_products(self, start: dt.date, end: dt.date, *, limit: int = 10,
                            store_ids: StoreIds = None,
@@ -206,18 +184,27 @@ class FakeQueries(QueryRepository):
 
 
 class FakeMetrics(MetricsRepository):
-    """Answers ``aggregate`` from ``groups`` keyed by period start (the groups of the
-    request's dimensions, each with its base measures); records the requests."""
+    """Answers ``aggregate`` from ``grouped`` keyed by period start and dimensions, else
+    from ``groups`` keyed by period start (the groups of the request's dimensions, each
+    with its base measures), keeping the groups a filter on a grouped dimension allows
+    (case-insensitive, as the compiler does); records the requests."""
 
     def __init__(self, gate: Gate) -> None:
         self.gate = gate
         self.groups: dict[dt.date, dict[Key, dict[str, Decimal]]] = {}
+        self.grouped: dict[tuple[dt.date, tuple[str, ...]], dict[Key, dict[str, Decimal]]] = {}
         self.requests: list[MeasureRequest] = []
 
     async def aggregate(self, request: MeasureRequest) -> dict[Key, dict[str, Decimal]]:
         self.gate.check("metrics.aggregate")
         self.requests.append(request)
-        groups = self.groups.get(request.start, {})
+        groups = self.grouped.get((request.start, request.dimensions),
+                                  self.groups.get(request.start, {}))
+        for name, values in request.filters.items():
+            if name in request.dimensions:
+                at = request.dimensions.index(name)
+                wanted = {v.strip().lower() for v in values}
+                groups = {k: v for k, v in groups.items() if str(k[at]).lower() in wanted}
         return {key: {m: values.get(m, Decimal(0)) for m in request.measures}
                 for key, values in groups.items()}
 
@@ -259,6 +246,13 @@ class FakeUnitOfWork:
 def figures(key: str, revenue: str, orders: int = 10, units: int = 20,
             profit: str = "0") -> SalesFigures:
     return SalesFigures(key, Decimal(revenue), orders, units, Decimal(profit))
+
+
+def sales(revenue: str, orders: int = 10, units: int = 20, margin: str = "0"
+          ) -> dict[str, Decimal]:
+    """A group's sales measures, as ``uow.metrics.aggregate`` gives them."""
+    return {"revenue": Decimal(revenue), "orders": Decimal(orders), "units": Decimal(units),
+            "gross_margin": Decimal(margin)}
 
 
 def product(sku: str, name: str = "Cordless drill", price: str = "99.00") -> ProductInfo:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -44,39 +43,6 @@ class ProductMatch:
     similarity: float
     score: float = 0.0
     lexical_match: bool = False
-
-
-@dataclass(frozen=True)
-class SalesFigures:
-    """Revenue, orders, units and gross margin of one store (or category) in a period."""
-
-    key: str
-    revenue: Decimal
-    orders: int
-    units: int
-    gross_profit: Decimal
-
-    @property
-    def average_order_value(self) -> Decimal:
-        """Revenue per order (0 when there were none)."""
-        return (self.revenue / self.orders).quantize(Decimal("0.01")) if self.orders else Decimal(0)
-
-    @property
-    def gross_margin_percent(self) -> Decimal:
-        """Gross profit as a share of revenue, in percent (0 without revenue)."""
-        if not self.revenue:
-            return Decimal(0)
-        return (self.gross_profit * 100 / self.revenue).quantize(Decimal("0.01"))
-
-
-@dataclass(frozen=True)
-class MonthlySales:
-    """One month's totals."""
-
-    month: dt.date
-    revenue: Decimal
-    orders: int
-    units: int
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 Each function receives a unit of work (it never makes one), enters it, and takes a
 ``today`` date, so the rules can be tested with a fake unit of work and a fixed date.
+Store performance and the sales trend read the governed metrics
+(``zava.services.sales_figures``); top products and low stock say why they do not.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from collections import defaultdict
 from decimal import Decimal
 
 from zava.errors import ValidationError
-from zava.repositories.results import SalesFigures, StoreInfo
-from zava.services import periods
+from zava.repositories.results import StoreInfo
+from zava.services import periods, sales_figures
 from zava.services.insights import category_results, store_insights
 from zava.services.reports import (
     ColumnDescription,
@@ -28,6 +30,7 @@ from zava.services.reports import (
     TopProduct,
     TopProducts,
 )
+from zava.services.sales_figures import SalesFigures
 from zava.services.unit_of_work import UnitOfWork
 
 
@@ -71,25 +74,32 @@ async def visible_stores(uow: UnitOfWork) -> list[StoreInfo]:
 async def store_performance(
     uow: UnitOfWork, *, period: str, today: dt.date, store: str | None = None
 ) -> PerformanceReport:
-    """Revenue, orders, units, margin, growth and insights per store in scope."""
+    """Revenue, orders, units, margin, growth and insights per store in scope.
+
+    The sales figures are the catalog's metrics (revenue, orders, units, average order
+    value, gross margin %) by store and by store and category, read through the metrics
+    layer. Customers and new customers are not: they keep this tool's own definition
+    (``CustomerRepository.activity``: customers with an order of any status, new if
+    their first order of any status at the store is in the period), where the catalog's
+    customer metrics count counted orders only, so its answers stay what they were.
+    """
     async with uow:
         current, previous = periods.resolve(period, today)
         stores = await _stores_in_scope(uow, store)
-        ids = _ids(stores)
-        now = {f.key: f for f in await uow.sales.by_store(current.start, current.end, ids)}
-        before = {f.key: f for f in await uow.sales.by_store(previous.start, previous.end, ids)}
-        categories_now: dict[str, list[SalesFigures]] = defaultdict(list)
-        for name, figures in await uow.sales.by_store_and_category(current.start, current.end, ids):
-            categories_now[name].append(figures)
-        categories_before: dict[str, list[SalesFigures]] = defaultdict(list)
-        for name, figures in await uow.sales.by_store_and_category(
-                previous.start, previous.end, ids):
-            categories_before[name].append(figures)
+        names = None if store is None else [s.name for s in stores]
+        now = await sales_figures.read(uow, sales_figures.SALES, by=["store"],
+                                       start=current.start, end=current.end, stores=names)
+        before = await sales_figures.read(uow, ["revenue"], by=["store"],
+                                          start=previous.start, end=previous.end, stores=names)
+        categories_now = await _by_category(uow, current, names)
+        categories_before = await _by_category(uow, previous, names)
         customers = {c.store: c for c in await uow.customers.activity(current.start, current.end)}
+        days = (current.end - current.start).days
         report = []
         for s in stores:
-            figures = now.get(s.name) or SalesFigures(s.name, Decimal(0), 0, 0, Decimal(0))
-            previous_revenue = before[s.name].revenue if s.name in before else Decimal(0)
+            measures = now.get((s.name,))
+            figures = sales_figures.figures(s.name, measures)
+            previous_revenue = before.get((s.name,), {}).get("revenue", Decimal(0))
             categories = category_results(categories_now[s.name], categories_before[s.name])
             activity = customers.get(s.name)
             growth = _percent_change(figures.revenue, previous_revenue)
@@ -98,8 +108,10 @@ async def store_performance(
                 revenue=float(figures.revenue),
                 orders=figures.orders,
                 units=figures.units,
-                average_order_value=float(figures.average_order_value),
-                gross_margin_percent=float(figures.gross_margin_percent),
+                average_order_value=float(
+                    sales_figures.value("average_order_value", measures, days)),
+                gross_margin_percent=float(
+                    sales_figures.value("gross_margin_percent", measures, days)),
                 previous_revenue=float(previous_revenue),
                 revenue_growth_percent=growth,
                 customers=activity.customers if activity else 0,
@@ -116,30 +128,45 @@ async def store_performance(
         )
 
 
+async def _by_category(uow: UnitOfWork, period: periods.Period,
+                       stores: list[str] | None) -> dict[str, list[SalesFigures]]:
+    """Each store's figures per category in ``period`` (revenue: the lines' totals)."""
+    by_store: dict[str, list[SalesFigures]] = defaultdict(list)
+    groups = await sales_figures.read(uow, sales_figures.SALES, by=["store", "category"],
+                                      start=period.start, end=period.end, stores=stores)
+    for (store, category), measures in groups.items():
+        by_store[store].append(sales_figures.figures(category, measures))
+    return by_store
+
+
 async def sales_trend(
     uow: UnitOfWork, *, months: int, today: dt.date, store: str | None = None
 ) -> SalesTrend:
-    """Monthly totals for the last ``months`` months (this one included), with YoY."""
+    """Monthly totals for the last ``months`` months (this one included), with YoY: the
+    catalog's revenue, orders and units by month through the metrics layer, read once
+    from a year before the first month so each month finds the same month a year back."""
     async with uow:
         if not 1 <= months <= 60:
             raise ValidationError("months must be between 1 and 60")
         stores = await _stores_in_scope(uow, store)
         first = periods.add_months(today.replace(day=1), -(months - 1))
-        end = today + dt.timedelta(days=1)
-        series = await uow.sales.monthly(periods.add_months(first, -12), end, _ids(stores))
-        by_month = {m.month: m for m in series}
+        by_month = {key[0]: figures for key, figures in (await sales_figures.read(
+            uow, ["revenue", "orders", "units"], by=["month"],
+            start=periods.add_months(first, -12), end=today + dt.timedelta(days=1),
+            stores=None if store is None else [s.name for s in stores])).items()}
         points = []
-        for point in (m for m in series if m.month >= first):
-            year_before = by_month.get(point.month.replace(year=point.month.year - 1))
+        for month in sorted(m for m in by_month if m >= first):
+            now = by_month[month]
+            year_before = by_month.get(month.replace(year=month.year - 1))
             points.append(MonthPoint(
-                month=point.month.strftime("%Y-%m"),
-                revenue=float(point.revenue),
-                orders=point.orders,
-                units=point.units,
-                revenue_year_before=float(year_before.revenue) if year_before else None,
+                month=month.strftime("%Y-%m"),
+                revenue=float(now["revenue"]),
+                orders=int(now["orders"]),
+                units=int(now["units"]),
+                revenue_year_before=float(year_before["revenue"]) if year_before else None,
                 year_over_year_percent=(
-                    _percent_change(point.revenue, year_before.revenue) if year_before else None
-                ),
+                    _percent_change(now["revenue"], year_before["revenue"])
+                    if year_before else None),
             ))
         return SalesTrend(stores=[s.name for s in stores], months=points)
 
@@ -148,7 +175,13 @@ async def top_products(
     uow: UnitOfWork, *, period: str, today: dt.date, limit: int = 10,
     store: str | None = None, category: str | None = None,
 ) -> TopProducts:
-    """The best-selling products by revenue in the period."""
+    """The best-selling products by revenue in the period: the catalog's revenue and
+    units at line grain (counted orders' lines), per SKU.
+
+    Not read through the metrics layer: a best seller is a SKU, while the catalog's
+    product dimension is the product's name (names are not unique), and the ranking is
+    an ORDER BY ... LIMIT in SQL, where the layer would read every product sold and
+    rank them here."""
     async with uow:
         if not 1 <= limit <= 100:
             raise ValidationError("limit must be between 1 and 100")
@@ -171,7 +204,12 @@ async def low_stock(
     uow: UnitOfWork, *, threshold: int = 10, limit: int = 50,
     store: str | None = None, category: str | None = None,
 ) -> LowStock:
-    """Products with fewer than ``threshold`` units on hand in the caller's stores."""
+    """Products with fewer than ``threshold`` units on hand in the caller's stores.
+
+    Not read through the metrics layer: these are inventory rows under a threshold,
+    lowest first, cut at ``limit``; the layer sums stock by dimensions and neither
+    filters nor orders on a measure, so it would read every store x product row (at
+    head office beyond its 20,000-group cap) to keep a few."""
     async with uow:
         if not 1 <= threshold <= 10_000 or not 1 <= limit <= 500:
             raise ValidationError("threshold must be 1-10000 and limit 1-500")

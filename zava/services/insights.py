@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from zava.repositories.results import SalesFigures
 from zava.services.reports import CategoryResult
+from zava.services.sales_figures import SalesFigures
 
 UNUSUAL_CHANGE_PERCENT = 25.0
 """A category moving more than this against the previous period is worth a mention."""

@@ -4,11 +4,12 @@ reviewed like code.
 A metric is a formula over base measures of ``zava.repositories.metrics`` (the compiler,
 which owns the tables and joins); its definition, unit and description are what a
 manager reads. Counted orders are placed, shipped or delivered (returned and cancelled
-orders are not sales), as in every typed tool: ``get_store_performance``'s revenue,
-orders, units, average order value and gross margin are these metrics for the same
-period and stores. Its customers and new customers differ: they come from
-``CustomerRepository.activity``, which counts orders of every status, while the customer
-metrics here count counted orders only (so they can be lower).
+orders are not sales), as in every typed tool: ``get_store_performance`` and
+``get_sales_trend`` read their revenue, orders, units, average order value and gross
+margin through this catalog (``zava.services.sales_figures``). The performance report's
+customers and new customers differ, and keep their definition so its answers do not
+change: they come from ``CustomerRepository.activity``, which counts orders of every
+status, while the customer metrics here count counted orders only (so they can be lower).
 """
 
 from __future__ import annotations

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 
-from tests.unit.fakes import FakeUnitOfWork, figures, store
+from tests.unit.fakes import FakeUnitOfWork, sales, store
 from zava.errors import ValidationError
-from zava.repositories.results import CustomerCounts, MonthlySales, StockLevel
+from zava.repositories.results import CustomerCounts, StockLevel
 from zava.services import analytics
 
 TODAY = dt.date(2026, 11, 23)
@@ -23,16 +22,13 @@ def uow() -> FakeUnitOfWork:
 async def test_store_performance_computes_growth_margin_and_insights(uow: FakeUnitOfWork) -> None:
     # last_30_days on 2026-11-23: [2026-10-25, 2026-11-24), previous [2026-09-25, 2026-10-25)
     now, before = dt.date(2026, 10, 25), dt.date(2026, 9, 25)
-    uow.sales.by_store_figures[now] = [figures("Bellevue", "1200.00", orders=10, profit="480")]
-    uow.sales.by_store_figures[before] = [figures("Bellevue", "1000.00")]
-    uow.sales.category_figures[now] = [
-        ("Bellevue", figures("Power Tools", "1000.00")),
-        ("Bellevue", figures("Garden & Outdoor", "200.00")),
-    ]
-    uow.sales.category_figures[before] = [
-        ("Bellevue", figures("Power Tools", "500.00")),
-        ("Bellevue", figures("Garden & Outdoor", "500.00")),
-    ]
+    grouped = uow.metrics.grouped
+    grouped[now, ("store",)] = {("Bellevue",): sales("1200.00", orders=10, margin="480")}
+    grouped[before, ("store",)] = {("Bellevue",): sales("1000.00")}
+    grouped[now, ("store", "category")] = {("Bellevue", "Power Tools"): sales("1000.00"),
+                                           ("Bellevue", "Garden & Outdoor"): sales("200.00")}
+    grouped[before, ("store", "category")] = {("Bellevue", "Power Tools"): sales("500.00"),
+                                              ("Bellevue", "Garden & Outdoor"): sales("500.00")}
     uow.customers.counts = [CustomerCounts("Bellevue", 8, 3, 5)]
 
     report = await analytics.store_performance(uow, period="last_30_days", today=TODAY)
@@ -64,19 +60,21 @@ async def test_unknown_period_names_the_valid_ones(uow: FakeUnitOfWork) -> None:
 
 
 async def test_sales_trend_adds_year_over_year(uow: FakeUnitOfWork) -> None:
-    uow.sales.months = [
-        MonthlySales(dt.date(2025, 11, 1), Decimal("100"), 1, 2),
-        MonthlySales(dt.date(2026, 10, 1), Decimal("90"), 1, 1),
-        MonthlySales(dt.date(2026, 11, 1), Decimal("150"), 2, 3),
-    ]
+    uow.metrics.grouped[dt.date(2025, 10, 1), ("month",)] = {
+        (dt.date(2025, 11, 1),): sales("100", 1, 2),
+        (dt.date(2026, 11, 1),): sales("150", 2, 3),
+        (dt.date(2026, 10, 1),): sales("90", 1, 1),
+    }
     trend = await analytics.sales_trend(uow, months=2, today=TODAY)
     assert [p.month for p in trend.months] == ["2026-10", "2026-11"]
     assert trend.months[1].revenue_year_before == 100.0
     assert trend.months[1].year_over_year_percent == 50.0
     assert trend.months[0].year_over_year_percent is None
-    assert uow.sales.calls[-1] == ("monthly", (dt.date(2025, 10, 1), dt.date(2026, 11, 24),
-                                              [store("Bellevue").store_id,
-                                               store("Redmond").store_id]))
+    assert (trend.months[1].orders, trend.months[1].units) == (2, 3)
+    (request,) = uow.metrics.requests
+    assert (request.measures, request.dimensions, request.start, request.end,
+            request.filters) == (frozenset({"revenue", "orders", "units"}), ("month",),
+                                 dt.date(2025, 10, 1), dt.date(2026, 11, 24), {})
 
 
 async def test_top_products_validates_category_and_limit(uow: FakeUnitOfWork) -> None:

@@ -10,9 +10,10 @@ from decimal import Decimal
 
 import pytest
 
-from tests.unit.fakes import FakeUnitOfWork, figures, store
+from tests.unit.fakes import FakeUnitOfWork, sales, store
 from zava.errors import ValidationError
-from zava.repositories.results import CustomerCounts, MonthlySales, ProductSales, StockLevel
+from zava.repositories.metrics import MeasureRequest
+from zava.repositories.results import CustomerCounts, ProductSales, StockLevel
 from zava.services import analytics
 
 TODAY = dt.date(2026, 11, 23)
@@ -67,7 +68,8 @@ async def test_refusals_are_validation_errors_raised_inside_the_unit(uow: FakeUn
         await REFUSALS[name](uow)
     assert refused.value.code == "validation_error"
     assert uow.exits == [ValidationError] and not uow.open
-    assert uow.sales.calls == [] and uow.inventory.calls == []  # refused before any read
+    # refused before any read
+    assert uow.sales.calls == [] and uow.inventory.calls == [] and uow.metrics.requests == []
 
 
 @pytest.mark.parametrize("name", ["unknown store", "unknown category", "stock category"])
@@ -94,19 +96,23 @@ async def test_a_store_is_named_in_any_case_with_spaces_around(uow: FakeUnitOfWo
                                                                name: str) -> None:
     trend = await analytics.sales_trend(uow, months=1, today=TODAY, store=name)
     assert trend.stores == ["Redmond"]
-    assert uow.sales.calls == [("monthly", (dt.date(2025, 11, 1), dt.date(2026, 11, 24),
-                                            [REDMOND.store_id]))]
+    assert uow.metrics.requests == [MeasureRequest(
+        frozenset({"revenue", "orders", "units"}), ("month",), dt.date(2025, 11, 1),
+        dt.date(2026, 11, 24), {"store": ("Redmond",)})]
 
 
 async def test_store_performance_reads_both_periods_for_the_stores_in_scope(
         uow: FakeUnitOfWork) -> None:
     report = await analytics.store_performance(uow, period="last_quarter", today=TODAY)
-    ids = [BELLEVUE.store_id, REDMOND.store_id]
     now, before = (dt.date(2026, 7, 1), dt.date(2026, 10, 1)), \
         (dt.date(2026, 4, 1), dt.date(2026, 7, 1))
-    assert uow.sales.calls == [
-        ("by_store", (*now, ids)), ("by_store", (*before, ids)),
-        ("by_store_and_category", (*now, ids)), ("by_store_and_category", (*before, ids))]
+    figures = frozenset({"revenue", "orders", "units", "gross_margin"})
+    # every store the caller sees: no store filter, row-level security scopes the reads
+    assert uow.metrics.requests == [
+        MeasureRequest(figures, ("store",), *now), MeasureRequest(
+            frozenset({"revenue"}), ("store",), *before),
+        MeasureRequest(figures, ("store", "category"), *now),
+        MeasureRequest(figures, ("store", "category"), *before)]
     # the report shows last days included
     assert (report.start, report.end) == (dt.date(2026, 7, 1), dt.date(2026, 9, 30))
     assert (report.previous_start, report.previous_end) == (dt.date(2026, 4, 1),
@@ -115,10 +121,14 @@ async def test_store_performance_reads_both_periods_for_the_stores_in_scope(
 
 async def test_a_store_without_a_previous_period_has_no_growth(uow: FakeUnitOfWork) -> None:
     start = dt.date(2026, 10, 1)
-    uow.sales.by_store_figures[start] = [figures("Redmond", "500.00", orders=4, profit="100")]
-    uow.sales.category_figures[start] = [("Redmond", figures("Power Tools", "500.00"))]
+    uow.metrics.grouped[start, ("store",)] = {
+        ("Redmond",): sales("500.00", orders=4, margin="100"),
+        ("Bellevue",): sales("900.00")}  # filtered out: not the store asked for
+    uow.metrics.grouped[start, ("store", "category")] = {
+        ("Redmond", "Power Tools"): sales("500.00")}
     report = await analytics.store_performance(uow, period="last_month", today=TODAY,
                                                store="Redmond")
+    assert {r.filters["store"] for r in uow.metrics.requests} == {("Redmond",)}
     (redmond,) = report.stores
     assert redmond.revenue_growth_percent is None and redmond.previous_revenue == 0
     assert (redmond.average_order_value, redmond.gross_margin_percent) == (125.0, 20.0)
@@ -137,9 +147,9 @@ async def test_customer_counts_are_matched_by_store_name(uow: FakeUnitOfWork) ->
 
 async def test_sales_trend_covers_the_current_month_and_compares_a_year_back(
         uow: FakeUnitOfWork) -> None:
-    uow.sales.months = [MonthlySales(dt.date(2025, m, 1), Decimal(m), 1, 1) for m in
-                        range(1, 13)] + [MonthlySales(dt.date(2026, m, 1), Decimal(2 * m), 1, 1)
-                                         for m in range(1, 12)]
+    uow.metrics.grouped[dt.date(2024, 12, 1), ("month",)] = {
+        **{(dt.date(2025, m, 1),): sales(str(m), 1, 1) for m in range(1, 13)},
+        **{(dt.date(2026, m, 1),): sales(str(2 * m), 1, 1) for m in range(1, 12)}}
     trend = await analytics.sales_trend(uow, months=12, today=TODAY)
     assert [p.month for p in trend.months][::11] == ["2025-12", "2026-11"]
     assert len(trend.months) == 12
@@ -147,13 +157,13 @@ async def test_sales_trend_covers_the_current_month_and_compares_a_year_back(
     assert december.revenue_year_before is None and december.year_over_year_percent is None
     assert (november.revenue, november.revenue_year_before,
             november.year_over_year_percent) == (22.0, 11.0, 100.0)
-    assert uow.sales.calls == [("monthly", (dt.date(2024, 12, 1), dt.date(2026, 11, 24),
-                                            [BELLEVUE.store_id, REDMOND.store_id]))]
+    assert [(r.start, r.end) for r in uow.metrics.requests] == [
+        (dt.date(2024, 12, 1), dt.date(2026, 11, 24))]
 
 
 async def test_a_month_with_no_sales_a_year_before_has_no_change(uow: FakeUnitOfWork) -> None:
-    uow.sales.months = [MonthlySales(dt.date(2025, 11, 1), Decimal(0), 0, 0),
-                        MonthlySales(dt.date(2026, 11, 1), Decimal(10), 1, 1)]
+    uow.metrics.grouped[dt.date(2025, 11, 1), ("month",)] = {
+        (dt.date(2025, 11, 1),): sales("0", 0, 0), (dt.date(2026, 11, 1),): sales("10", 1, 1)}
     (november,) = (await analytics.sales_trend(uow, months=1, today=TODAY)).months
     assert november.revenue_year_before == 0.0 and november.year_over_year_percent is None
 
