@@ -23,15 +23,18 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import platformdirs
 
 from zava.embeddings.local import DEFAULT_MODEL
-from zava.embeddings.onnx_export import BertSpec, cached_model, read_spec
 from zava.embeddings.weights import default_model_folder
 from zava.errors import ConfigurationError
+
+if TYPE_CHECKING:  # numpy and the exporter load with the model, not with the server
+    import numpy as np
+
+    from zava.embeddings.onnx_export import BertSpec
 
 INSTALL_HINT = ("reinstall zava (pip install zava) to get onnxruntime, tokenizers, safetensors "
                 "and onnx, or use ZAVA_EMBEDDING_RUNTIME=sentence-transformers")
@@ -52,6 +55,8 @@ class _Runtime:
 
     def run(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of one batch (float32, len(texts) x hidden)."""
+        import numpy as np
+
         prepared = [t.strip().lower() if self.spec.do_lower_case else t.strip() for t in texts]
         encodings = self.tokenizer.encode_batch(prepared)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
@@ -95,6 +100,8 @@ def _load(folder: Path, threads: int, cache_dirs: Sequence[Path], stem: str) -> 
         import onnxruntime
     except ImportError as exc:
         raise ConfigurationError(f"onnxruntime is not installed: {INSTALL_HINT}") from exc
+    from zava.embeddings.onnx_export import cached_model, read_spec
+
     spec = read_spec(folder)
     try:
         tokenizer = _tokenizer(spec)
@@ -174,6 +181,8 @@ class OnnxEmbedder:
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors as a float32 matrix, in order; texts of similar length are batched
         together so little padding is computed."""
+        import numpy as np
+
         runtime = self._load()
         self.provider_calls += 1
         result = np.zeros((len(texts), self.dimension), dtype=np.float32)
