@@ -99,6 +99,14 @@ class ReplicaRouter:
         start = next(self._turn) % len(usable)
         return usable[start:] + usable[:start]
 
+    def lag_of(self, engine: AsyncEngine) -> float | None:
+        """The last measured lag (seconds) of the replica whose engine is ``engine``;
+        None for any other engine (the primary) or a lag not measured yet."""
+        for replica in self.replicas:
+            if replica.engine is engine:
+                return replica.lag_s if math.isfinite(replica.lag_s) else None
+        return None
+
     def mark_unhealthy(self, replica: Replica, reason: str) -> None:
         """Leave ``replica`` out until a check finds it reachable again."""
         problem = f"unavailable ({reason})"

@@ -3,7 +3,6 @@ turned into tool errors the model can act on (never a stack trace or server inte
 
 from __future__ import annotations
 
-import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -92,9 +91,8 @@ class ToolCall:
 
 def _replica_lag(runtime: Runtime, engine: AsyncEngine) -> float | None:
     """The last measured lag of the replica behind ``engine``; None for the primary."""
-    router = runtime.replicas
-    lags = [r.lag_s for r in router.replicas if r.engine is engine] if router else []
-    return round(lags[0], 3) if lags and math.isfinite(lags[0]) else None
+    lag = runtime.replicas.lag_of(engine) if runtime.replicas is not None else None
+    return round(lag, 3) if lag is not None else None
 
 
 def runtime_of(ctx: ToolContext) -> Runtime:

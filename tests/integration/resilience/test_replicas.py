@@ -21,6 +21,7 @@ from zava.provision.embedded import EmbeddedCluster
 from zava.security.sql_guard import GuardedQuery
 from zava.seeding import company
 from zava.server.runtime import open_runtime
+from zava.services.provenance import witnessed
 from zava.services.unit_of_work import SqlAlchemyUnitOfWork, UnitOfWorkFactory
 
 HEAD_OFFICE = company.HEAD_OFFICE_ID
@@ -85,6 +86,20 @@ async def test_reads_go_to_the_replicas_in_turn_and_writes_to_the_primary(
     assert engines[0] is not engines[1] and engines[0] is engines[2]  # round robin
     async with SqlAlchemyUnitOfWork(primary, own_settings, None, write=True, replicas=router) as write:
         assert not await (await driver_of(write)).fetchval("SELECT pg_is_in_recovery()")
+
+
+async def test_a_witnessed_unit_names_the_replica_that_served_it(
+    own_settings: Settings, primary: AsyncEngine, router: ReplicaRouter
+) -> None:
+    """What a result's provenance reports as replica lag: the router's measurement for
+    the replica the unit ran on."""
+    unit = witnessed(UnitOfWorkFactory(primary, own_settings, router), HEAD_OFFICE)
+    async with unit as uow:
+        await uow.stores.visible()
+    assert unit.freshness is not None
+    assert any(unit.freshness.engine is r.engine for r in router.replicas)
+    assert router.lag_of(unit.freshness.engine) is not None
+    assert router.lag_of(primary) is None
 
 
 async def test_a_write_on_the_primary_is_read_from_the_replica_after_catch_up(
