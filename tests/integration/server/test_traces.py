@@ -2,7 +2,8 @@
 per call (the SDK's request span, Zava's tool span, and the guard, unit of work, query
 and rendering under it), a client's trace context carries over, the audit line names the
 same trace id, and a DBA reading pg_stat_activity during a slow call sees the tool, the
-manager and the trace id in the caller's backend, and no longer once it is over."""
+manager and the trace id in the caller's backend (and no longer once it is over), and in
+PostgreSQL's log with ``%a`` in log_line_prefix."""
 
 from __future__ import annotations
 
@@ -176,11 +177,25 @@ async def _backends(admin: AsyncEngine) -> list[tuple[int, str, str]]:
         return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
-async def test_a_dba_sees_the_call_in_pg_stat_activity(
-        runtime: Runtime, seeded_admin_engine: AsyncEngine,
+async def _log_line_prefix(admin: AsyncEngine, prefix: str | None) -> None:
+    """Set the cluster's log_line_prefix (None: back to the default) and reload."""
+    async with admin.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        if prefix is None:
+            await autocommit.execute(text("ALTER SYSTEM RESET log_line_prefix"))
+        else:
+            await autocommit.execute(text(f"ALTER SYSTEM SET log_line_prefix = '{prefix}'"))
+        await autocommit.execute(text("SELECT pg_reload_conf()"))
+
+
+async def test_a_dba_sees_the_call_in_pg_stat_activity_and_the_log(
+        runtime: Runtime, seeded_admin_engine: AsyncEngine, seeded_database: EmbeddedCluster,
         audits: list[dict[str, Any]]) -> None:
     server = build_server(runtime, FixedCaller(company.SEATTLE_MANAGER_ID))
     seen: list[tuple[int, str, str]] = []
+    log = seeded_database.data_dir / "log"  # the embedded cluster's server log
+    logged_before = log.stat().st_size
+    await _log_line_prefix(seeded_admin_engine, "%m [%p] %a ")  # what README advises
     async with Client(server) as client:
         call = asyncio.create_task(
             client.call_tool("execute_sales_query", {"postgresql_query": SLOW}))
@@ -198,3 +213,8 @@ async def test_a_dba_sees_the_call_in_pg_stat_activity(
     assert len(name.encode()) <= 63
     after = {b[0]: b[1] for b in await _backends(seeded_admin_engine)}
     assert after[pid] == runtime.settings.application_name  # idle in the pool: "zava"
+    await _log_line_prefix(seeded_admin_engine, None)
+    with log.open("rb") as lines:
+        lines.seek(logged_before)
+        logged = lines.read().decode(errors="replace")
+    assert f"[{pid}] {name} ERROR:  canceling statement due to statement timeout" in logged
