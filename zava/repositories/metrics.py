@@ -216,10 +216,12 @@ class MetricsRepository:
             .select_from(OrderItem)
             .join(Order, (Order.store_id == OrderItem.store_id)
                   & (Order.order_id == OrderItem.order_id))
-            .join(Product, Product.product_id == OrderItem.product_id)
         )
+        costed = "gross_margin" in names  # the only measure that needs the product's cost
+        if costed:
+            query = query.join(Product, Product.product_id == OrderItem.product_id)
         query = _joined(query, set(request.dimensions) | set(request.filters),
-                        OrderItem.store_id, OrderItem.product_id, has_product=True)
+                        OrderItem.store_id, OrderItem.product_id, has_product=costed)
         query = _filtered(query.where(_counted(request.start, request.end)),
                           request.filters, Order.order_date)
         return names, self._grouped(query, dims)
