@@ -6,8 +6,10 @@ clients only: its counters (cache hits by namespace) must not reach tenants.
 
 Stateless by default: a 2026-07-28 request is one self-contained POST, and 2025-11-25
 clients get no session id, so any worker behind a load balancer serves any request (no
-affinity). Answers are plain JSON unless a call outlives the SDK's 15 s keep-alive window;
-list methods carry cache hints (``zava.server.cache_hints``). What workers share (fair
+affinity). Answers are plain JSON, never an event stream (no tool streams progress), so a
+worker that dies mid-call leaves the balancer free to answer with an error instead of a
+cut stream; a client that hangs up still cancels its call (``zava.server.abandoned``).
+List methods carry cache hints (``zava.server.cache_hints``). What workers share (fair
 shares, caches) lives in Redis. ``ZAVA_HTTP_STATEFUL`` keeps 2025-11-25 sessions in the
 process instead (sticky routing needed), with the per-caller session cap.
 On SIGTERM a watched worker drains first (``zava.server.drain``)."""
@@ -37,6 +39,7 @@ from zava.observability.metrics import CONTENT_TYPE
 from zava.provision.health import check_database
 from zava.security.identity import IDENTITY_HEADER, TokenStore, parse_manager_id
 from zava.security.oauth import OAuthConfig, OAuthVerifier
+from zava.server.abandoned import CancelOnDisconnect
 from zava.server.app import build_server
 from zava.server.cache_hints import LIST_HINTS, ListCacheHeaders
 from zava.server.drain import Drain, GracefulServer
@@ -179,8 +182,9 @@ async def serve_http(
             return refused
         return Response(runtime.metrics.exposition(), media_type=CONTENT_TYPE)
 
-    app: App = ListCacheHeaders(server.streamable_http_app(
-        host=host, transport_security=security, stateless_http=not stateful))
+    app: App = CancelOnDisconnect(ListCacheHeaders(server.streamable_http_app(
+        host=host, transport_security=security, stateless_http=not stateful,
+        json_response=not stateful)))
     if stateful:  # stateless HTTP keeps no sessions: the fair shares are the per-caller cap
         app = SessionCap(app, requester, limit=settings.max_sessions_per_caller)
     if verifier is not None:

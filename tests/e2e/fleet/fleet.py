@@ -130,7 +130,8 @@ def haproxy_config(port: int, workers: list[Worker], stats: Path) -> str:
     config = config.replace("bind :8000", f"bind 127.0.0.1:{port}")
     config = re.sub(r"^\s*server .*\n", "", config, flags=re.M)
     config = config.replace("inter 1s fall 2 rise 2", "inter 250ms fall 2 rise 1")
-    config = config.replace("global\n", f"global\n    stats socket {stats} mode 600 level admin\n")
+    config = config.replace("option dontlog-normal", "")
+    config = config.replace("\nglobal\n", f"\nglobal\n    stats socket {stats} mode 600 level admin\n")
     servers = "".join(f"    server {w.name} 127.0.0.1:{w.port} check\n" for w in workers)
     return config.rstrip("\n") + "\n" + servers
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from mcp import Client, ClientSession
 from mcp_types import CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY
 
 from tests.e2e.fleet.fleet import (
@@ -78,23 +79,30 @@ class Load:
 
     async def client(self, number: int, slow: bool) -> None:
         manager = list(TOKENS)[number % len(TOKENS)]
-        token = TOKENS[manager]
         opened = modern_client if number % 2 == 0 else legacy_client
-        async with opened(self.url, token) as client:
-            while not self.stop.is_set():
-                call = Call(manager, time.monotonic())
-                self.calls.append(call)
-                try:
-                    result = await client.call_tool(
-                        "execute_sales_query", {"postgresql_query": SLOW if slow else STORES})
-                    if result.is_error:
-                        call.error = result.content[0].text  # type: ignore[union-attr]
-                    else:
-                        # zero cross-tenant rows: exactly the caller's stores
-                        assert store_names(result.structured_content) == VISIBLE[manager]
-                except Exception as exc:  # the transport's failure, e.g. HAProxy's 502
-                    call.error = f"{type(exc).__name__}: {exc}"
-                call.ended = time.monotonic()
+        try:
+            async with opened(self.url, TOKENS[manager]) as client:
+                while not self.stop.is_set():
+                    await self.call(client, manager, slow)
+        except Exception as exc:  # the client's transport itself failed
+            self.calls.append(Call(manager, time.monotonic(), time.monotonic(),
+                                   f"client failed: {exc!r}"))
+
+    async def call(self, client: Client | ClientSession, manager: uuid.UUID,
+                   slow: bool) -> None:
+        call = Call(manager, time.monotonic())
+        self.calls.append(call)
+        try:
+            result = await client.call_tool(
+                "execute_sales_query", {"postgresql_query": SLOW if slow else STORES})
+            if result.is_error:
+                call.error = result.content[0].text  # type: ignore[union-attr]
+            else:
+                # zero cross-tenant rows: exactly the caller's stores
+                assert store_names(result.structured_content) == VISIBLE[manager]
+        except Exception as exc:  # the transport's failure, e.g. HAProxy's 502
+            call.error = f"{type(exc).__name__}: {exc}"
+        call.ended = time.monotonic()
 
     async def run(self, fast: int, slow: int) -> list[asyncio.Task[None]]:
         tasks = [asyncio.create_task(self.client(n, False)) for n in range(fast)]
@@ -172,6 +180,7 @@ async def test_a_killed_worker_fails_only_its_calls_in_flight_and_rejoins(
         await load.finish(tasks)
 
     failed = load.failed()
+    print([(c.started - killed_at, c.ended - killed_at, c.error) for c in failed])
     assert failed, "the victim had a call in flight; it must fail"
     for call in failed:
         assert WORKER_GONE in (call.error or ""), call.error
