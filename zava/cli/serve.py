@@ -57,11 +57,7 @@ def serve(ctx: click.Context, transport: str, rls_user: uuid.UUID | None, host: 
     with ZAVA_OAUTH_ISSUER set, by OAuth access tokens from that identity provider, mapped
     to managers with `zava identity add`. HTTP is stateless unless --stateful: any worker
     behind a load balancer serves any request."""
-    from zava.server.app import build_server
-    from zava.server.http import serve_http
-    from zava.server.identity import FixedCaller
     from zava.server.runtime import open_runtime
-    from zava.server.stdio import serve_stdio
 
     settings = settings_of(ctx)
     if allow_privileged_login:
@@ -92,11 +88,19 @@ def serve(ctx: click.Context, transport: str, rls_user: uuid.UUID | None, host: 
     async def work() -> None:
         async with open_runtime(settings, shared=transport == "http") as runtime:
             if transport == "http":
+                from zava.server.http import serve_http
+
                 await serve_http(runtime, host=host, port=port,
                                  trust_identity_header=trust_identity_header,
                                  allowed_hosts=list(allowed_hosts), public_url=public_url,
                                  listen=listen, on_started=on_started)
                 return
+            # A stdio server imports nothing of HTTP (uvicorn, OAuth, httpx): it starts
+            # sooner (see docs/performance.md).
+            from zava.server.app import build_server
+            from zava.server.identity import FixedCaller
+            from zava.server.stdio import serve_stdio
+
             assert caller is not None
             async with runtime.unit(caller):  # refuses an unknown manager, before serving
                 pass
