@@ -182,11 +182,13 @@ async def serve_http(
             return refused
         return Response(runtime.metrics.exposition(), media_type=CONTENT_TYPE)
 
-    app: App = CancelOnDisconnect(ListCacheHeaders(server.streamable_http_app(
+    app: App = ListCacheHeaders(server.streamable_http_app(
         host=host, transport_security=security, stateless_http=not stateful,
-        json_response=not stateful)))
-    if stateful:  # stateless HTTP keeps no sessions: the fair shares are the per-caller cap
+        json_response=not stateful))
+    if stateful:  # event streams watch their connection; sessions are capped per caller
         app = SessionCap(app, requester, limit=settings.max_sessions_per_caller)
+    else:  # stateless HTTP keeps no sessions: the fair shares are the per-caller cap
+        app = CancelOnDisconnect(app)
     if verifier is not None:
         app = OAuthGate(app, verifier,
                         resource_metadata_url=str(build_resource_metadata_url(

@@ -1,5 +1,6 @@
-"""Sessions per caller over real HTTP: one token opening sessions in a loop is refused
-with 429 once it has its share, and every other manager can still open theirs."""
+"""Sessions per caller over real HTTP with ZAVA_HTTP_STATEFUL (stateless HTTP, the default,
+keeps no sessions): one token opening sessions in a loop is refused with 429 once it has
+its share, and every other manager can still open theirs."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def server(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory,
            ) -> Iterator[str]:
     tokens = ",".join([f"{company.SEATTLE_MANAGER_ID} {hash_token(SEATTLE_TOKEN)}",
                        f"{company.HEAD_OFFICE_ID} {hash_token(HEAD_OFFICE_TOKEN)}"])
-    env = dict(server_env, ZAVA_TOKENS=tokens, ZAVA_MAX_SESSIONS_PER_CALLER=str(LIMIT))
+    env = dict(server_env, ZAVA_TOKENS=tokens, ZAVA_MAX_SESSIONS_PER_CALLER=str(LIMIT),
+               ZAVA_HTTP_STATEFUL="true")
     with http_server(env, tmp_path_factory.mktemp("cap") / "server.log") as base:
         yield base
 
@@ -56,3 +58,14 @@ def test_closing_a_session_frees_its_slot(server: str) -> None:
         "mcp-protocol-version": "2025-11-25"})
     assert closed.status_code in (200, 204)
     assert initialize(server, HEAD_OFFICE_TOKEN).status_code == 200
+
+
+def test_stateless_http_opens_no_sessions(server_env: dict[str, str],
+                                          tmp_path_factory: pytest.TempPathFactory) -> None:
+    tokens = f"{company.SEATTLE_MANAGER_ID} {hash_token(SEATTLE_TOKEN)}"
+    env = dict(server_env, ZAVA_TOKENS=tokens, ZAVA_MAX_SESSIONS_PER_CALLER="1")
+    with http_server(env, tmp_path_factory.mktemp("stateless") / "server.log") as base:
+        for _ in range(3):  # no session id, so nothing to count or cap
+            response = initialize(base, SEATTLE_TOKEN)
+            assert response.status_code == 200 and "mcp-session-id" not in response.headers
+            assert response.headers["content-type"].startswith("application/json")
