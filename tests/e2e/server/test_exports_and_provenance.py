@@ -141,6 +141,8 @@ async def test_a_capped_query_exports_every_row_to_its_caller_only(
         with pytest.raises(MCPError, match=r"export_refused: .*not valid"):
             await read_csv(session, altered)
 
+    async with session_as(server_env, STORE_MANAGER) as another_worker:
+        assert await read_csv(another_worker, uri) == table  # any process with the key
     async with session_as(server_env, OTHER_MANAGER) as other:
         with pytest.raises(MCPError, match=r"export_refused: .*made for another manager"):
             await read_csv(other, uri)
