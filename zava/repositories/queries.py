@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -181,7 +181,7 @@ class QueryRepository:
 
     async def stream(self, query: GuardedQuery, *, max_rows: int, max_row_bytes: int,
                      max_depth: int = 32, chunk_rows: int = 1000,
-                     ) -> AsyncIterator[tuple[list[str], list[list[JsonValue]]]]:
+                     ) -> AsyncGenerator[tuple[list[str], list[list[JsonValue]]]]:
         """Run the SELECT ``query`` through a server-side cursor and yield its column
         names with each chunk of at most ``chunk_rows`` rows (once with no rows when it
         has none), values as ``run`` returns them. Raises ``ResultTooLargeError`` once

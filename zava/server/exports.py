@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
@@ -54,7 +55,7 @@ def export_link(call: ToolCall, arguments: dict[str, Any]) -> ResourceLink:
                     f"only, until {until}")
 
 
-def _chunks(call: ToolCall, grant: ExportGrant) -> AsyncIterator[str]:
+def _chunks(call: ToolCall, grant: ExportGrant) -> AsyncGenerator[str]:
     """The CSV chunks of ``grant``'s request, run for ``call``'s caller."""
     settings = call.runtime.settings
     if grant.tool == SQL_TOOL:
@@ -80,7 +81,8 @@ async def read_export(state: ServerState, ctx: ToolContext | None, export_id: st
     async with call_as(state, ctx, "resource:export") as call:
         grant = verify(export_id, export_key(call.runtime), reader=call.caller,
                        now=time.time())
-        parts = [chunk async for chunk in _chunks(call, grant)]
+        async with aclosing(_chunks(call, grant)) as chunks:
+            parts = [chunk async for chunk in chunks]
         call.bytes = sum(len(part.encode()) for part in parts)
         return "".join(parts)
 

@@ -15,7 +15,8 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from decimal import Decimal, InvalidOperation
 
 from pydantic import BaseModel
@@ -93,15 +94,17 @@ class CsvChunks:
 
 
 async def query_csv(uow: UnitOfWork, guard: SqlGuard, sql: str, limits: QueryLimits, *,
-                    max_bytes: int) -> AsyncIterator[str]:
+                    max_bytes: int) -> AsyncGenerator[str]:
     """Every row of the free SQL ``sql`` (at most ``limits.max_rows``) as CSV chunks."""
     writer = CsvChunks(max_bytes)
-    async for columns, rows in stream_query(uow, guard, sql, limits, chunk_rows=CHUNK_ROWS):
-        yield writer.write(columns, rows)
+    async with aclosing(stream_query(uow, guard, sql, limits,
+                                     chunk_rows=CHUNK_ROWS)) as chunks:
+        async for columns, rows in chunks:
+            yield writer.write(columns, rows)
 
 
 async def metrics_csv(uow: UnitOfWork, request: MetricsRequest, *, max_rows: int,
-                      max_bytes: int) -> AsyncIterator[str]:
+                      max_bytes: int) -> AsyncGenerator[str]:
     """Every group of the governed-metrics ``request`` (at most ``max_rows``) as CSV
     chunks: the dimension columns, then each metric column."""
     result = await query_metrics(

@@ -7,7 +7,8 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from loguru import logger
@@ -84,17 +85,19 @@ async def run_query(uow: UnitOfWork, guard: SqlGuard, sql: str, limits: QueryLim
 
 async def stream_query(uow: UnitOfWork, guard: SqlGuard, sql: str, limits: QueryLimits, *,
                        chunk_rows: int = 1000,
-                       ) -> AsyncIterator[tuple[list[str], list[list[JsonValue]]]]:
+                       ) -> AsyncGenerator[tuple[list[str], list[list[JsonValue]]]]:
     """``run_query`` for an export: the same guard and cost gate, then every row (at
     most ``limits.max_rows``; ``limits.max_bytes`` per row) in chunks from a server-side
-    cursor, with the column names, while ``uow`` stays open."""
+    cursor, with the column names, while ``uow`` stays open (close the generator to end
+    it early)."""
     guarded = await guard.check_async(sql)
     async with uow:
         await _gate(uow, guarded, limits, None)
-        async for columns, rows in uow.queries.stream(
+        async with aclosing(uow.queries.stream(
                 guarded, max_rows=limits.max_rows, max_row_bytes=limits.max_bytes,
-                max_depth=limits.max_depth, chunk_rows=chunk_rows):
-            yield columns, rows
+                max_depth=limits.max_depth, chunk_rows=chunk_rows)) as chunks:
+            async for columns, rows in chunks:
+                yield columns, rows
 
 
 async def _gate(uow: UnitOfWork, guarded: GuardedQuery, limits: QueryLimits,
