@@ -32,10 +32,11 @@ ORDERS_SQL = "SELECT order_id, order_date, total_amount FROM retail.orders"
 
 
 @asynccontextmanager
-async def session_as(env: dict[str, str], manager: company.ManagerDef
-                     ) -> AsyncIterator[ClientSession]:
-    """An initialised session with a `zava serve` acting for ``manager``."""
-    env = {**env, "ZAVA_EXPORT_SECRET": SECRET, "ZAVA_MAX_ROWS": str(MAX_ROWS)}
+async def session_as(env: dict[str, str], manager: company.ManagerDef,
+                     **settings: str) -> AsyncIterator[ClientSession]:
+    """An initialised session with a `zava serve` acting for ``manager`` (``settings``:
+    more ZAVA_ variables)."""
+    env = {**env, "ZAVA_EXPORT_SECRET": SECRET, "ZAVA_MAX_ROWS": str(MAX_ROWS), **settings}
     async with stdio_client(stdio_server(env, manager.manager_id)) as (read, write), \
             ClientSession(read, write) as session:
         await session.initialize()
@@ -112,6 +113,19 @@ async def test_every_typed_result_carries_provenance(
         assert top.structured_content is not None
         assert top.structured_content["provenance"]["filters"] == {"category": ["Power Tools"]}
         assert "Power Tools" not in text_of(top).splitlines()[-1]
+
+
+async def test_a_cached_answer_says_so_with_its_age(server_env: dict[str, str]) -> None:
+    async with session_as(server_env, STORE_MANAGER, ZAVA_QUERY_CACHE_TTL_S="300") as session:
+        first, again = [await call(session, "execute_sales_query",
+                                   postgresql_query="SELECT count(*) FROM retail.orders")
+                        for _ in range(2)]
+    assert first.structured_content is not None and again.structured_content is not None
+    made, reused = first.structured_content["provenance"], again.structured_content["provenance"]
+    assert "cached" not in made and reused["cached"] is True and reused["cache_age_s"] >= 0
+    assert reused["as_of"] == made["as_of"] and reused["sql_hash"] == made["sql_hash"]
+    assert reused["trace_id"] != made["trace_id"]
+    assert " · cached " in text_of(again).splitlines()[-1]
 
 
 async def test_a_capped_query_exports_every_row_to_its_caller_only(
