@@ -21,7 +21,7 @@ from zava.services.provenance import of_metrics
 from zava.services.reports import LowStock, PerformanceReport, SalesTrend, TopProducts
 
 Store = Annotated[str | None, Field(
-    description="One of your store names; omit for all your stores", max_length=100)]
+    description="Your store's name; omit for all", max_length=100)]
 Category = Annotated[str | None, Field(description="A category name; omit for all",
                                        max_length=100)]
 PeriodArg = Annotated[PeriodName, Field(description="Reporting period, ending today (UTC)")]

@@ -2,13 +2,16 @@
 by the model on each session, so they carry meaning and nothing else.
 
 pydantic's schemas repeat a ``title`` for every model and field (the field's name again,
-capitalised), spell an optional value as ``anyOf`` with a null branch, and add
-``"default": null``; docstrings keep their source indentation. ``compact_tool`` removes
-all of that and changes nothing a client validates or a model reads: types, formats,
-bounds, enums, defaults other than null, required fields, ``$defs`` and descriptions
-stay. Arguments and results are still validated by the pydantic models, not by these
-published copies. The budget (and the measure) is in
-tests/e2e/server/test_tools_list_budget.py.
+capitalised), spell an optional value as ``anyOf`` with a null branch, add
+``"default": null`` and a ``type`` beside an enum, and copy each result model's
+docstring (written for the code's reader; the tool's description says what comes back);
+docstrings keep their source indentation. Output schemas list every property as
+``required``: a result always has them all. ``compact_tool`` removes all of that. Types,
+formats, bounds, enums, defaults other than null, the arguments' required fields,
+``$defs`` and field descriptions stay: the compact schemas accept what the originals
+accept and refuse the same wrong types and bounds (a client may validate with them). Arguments and results are still
+validated by the pydantic models, not by these published copies. The budget (and the
+measure) is in tests/e2e/server/test_tools_list_budget.py.
 """
 
 from __future__ import annotations
@@ -26,28 +29,30 @@ _VALUES = frozenset({"default", "const", "enum", "examples"})
 
 
 def _union(branches: list[Any]) -> dict[str, Any] | None:
-    """One schema with a list of types for an ``anyOf`` of bare types (``[{type: A},
-    {type: B}]``) or of one typed schema and null; None for any other union."""
-    if not all(isinstance(b, dict) and isinstance(b.get("type"), str) for b in branches):
-        return None
-    if all(b.keys() == {"type"} for b in branches):
+    """One schema for an ``anyOf`` of bare types (a list of types), or of one schema and
+    null (its type or enum with null added); None for any other union."""
+    if all(isinstance(b, dict) and b.keys() == {"type"} and isinstance(b["type"], str)
+           for b in branches):
         return {"type": [b["type"] for b in branches]}
     null = {"type": "null"}
     if len(branches) != 2 or null not in branches:
         return None
     (other,) = [b for b in branches if b != null]
-    if {"$ref", "const", "anyOf", "oneOf", "allOf", "not"} & other.keys():
+    if not isinstance(other, dict) or \
+            {"$ref", "const", "anyOf", "oneOf", "allOf", "not"} & other.keys():
         return None
-    merged = {**other, "type": [other["type"], "null"]}
     if "enum" in other:
-        merged["enum"] = [*other["enum"], None]
-    return merged
+        return {**{k: v for k, v in other.items() if k != "type"},
+                "enum": [*other["enum"], None]}
+    if not isinstance(other.get("type"), str):
+        return None
+    return {**other, "type": [other["type"], "null"]}
 
 
 def compact_schema(schema: Any, *, output: bool = False) -> Any:
-    """``schema`` without pydantic's titles, null defaults, null ``anyOf`` branches and
-    model docstrings; an ``output`` schema also without ``required`` (a new object; the
-    argument is not changed)."""
+    """``schema`` without pydantic's titles, null defaults, null ``anyOf`` branches, model
+    docstrings and the type beside an enum; an ``output`` schema also without
+    ``required`` (a new object; the argument is not changed)."""
     if isinstance(schema, list):
         return [compact_schema(item, output=output) for item in schema]
     if not isinstance(schema, dict):
@@ -66,6 +71,8 @@ def compact_schema(schema: Any, *, output: bool = False) -> Any:
             compact[key] = compact_schema(value, output=output)
     if "properties" in compact:
         compact.pop("description", None)
+    if "enum" in compact and "anyOf" not in compact:
+        compact.pop("type", None)  # the values say it
     branches = compact.get("anyOf")
     merged = _union(branches) if isinstance(branches, list) else None
     if merged is not None:

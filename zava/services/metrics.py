@@ -43,8 +43,8 @@ class MetricsResult(BaseModel):
     previous_end: dt.date | None
     units: dict[str, str] = Field(description="Each metric column's unit")
     rows: list[dict[str, Value]] = Field(description=(
-        "Per group: dimension and metric values; with compare_to also <metric>_previous, "
-        "<metric>_change and <metric>_change_percent"))
+        "Dimension and metric values per group; compare_to adds <metric>_previous, "
+        "_change, _change_percent"))
     truncated: bool
     provenance: ProvenanceField = None
 

@@ -183,5 +183,5 @@ def catalog() -> dict[str, object]:
 def summary() -> str:
     """One short paragraph for the tool's description."""
     return ("Metrics: " + ", ".join(METRICS) + ". Dimensions: " + ", ".join(DIMENSIONS)
-            + " (stock metrics: no time dimension or compare_to; customer metrics: by store, "
-            "region, channel). Definitions: resource zava://metrics.")
+            + " (stock: no time dimension or compare_to; customers: by store, region, "
+            "channel). Definitions: resource zava://metrics.")

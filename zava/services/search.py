@@ -29,8 +29,8 @@ class ProductHit(BaseModel):
     price: float
     description: str
     similarity_percent: float = Field(description="Cosine similarity of meaning, 0-100")
-    matched_words: bool = Field(description="The question's words matched the product's")
-    units_in_your_stores: int = Field(description="Stock across the stores you may see")
+    matched_words: bool
+    units_in_your_stores: int
 
 
 class SearchResults(BaseModel):

@@ -1,5 +1,6 @@
 """The compact schemas tools/list publishes: pydantic's titles, null defaults, model
-docstrings and null ``anyOf`` branches go; everything a client validates stays."""
+docstrings, null ``anyOf`` branches and types beside enums go; everything a client
+validates stays."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def test_a_pydantic_schema_loses_only_what_repeats() -> None:
             "day": {"format": "date", "type": "string"},
             "note": {"maxLength": 10, "type": ["string", "null"],
                      "description": "Optional text"},
-            "mode": {"enum": ["a", "b", None], "type": ["string", "null"]},
+            "mode": {"enum": ["a", "b", None]},
             "value": {"type": ["string", "integer", "null"]},
             "lines": {"items": {"$ref": "#/$defs/Line"}, "type": "array"},
             "default": {"additionalProperties": True, "default": {"title": "data, not a schema"},
@@ -93,6 +94,7 @@ def test_unions_with_a_reference_or_several_schemas_stay_as_they_are() -> None:
     several = {"anyOf": [{"type": "string", "maxLength": 3}, {"type": "integer"},
                          {"type": "null"}]}
     assert compact_schema(several) == several
+    assert compact_schema({"enum": ["x"], "type": "string"}) == {"enum": ["x"]}
 
 
 def test_a_docstring_becomes_one_line_per_paragraph() -> None:
