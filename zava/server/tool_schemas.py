@@ -9,9 +9,9 @@ docstrings keep their source indentation. Output schemas list every property as
 ``required``: a result always has them all. ``compact_tool`` removes all of that. Types,
 formats, bounds, enums, defaults other than null, the arguments' required fields,
 ``$defs`` and field descriptions stay: the compact schemas accept what the originals
-accept and refuse the same wrong types and bounds (a client may validate with them). Arguments and results are still
-validated by the pydantic models, not by these published copies. The budget (and the
-measure) is in tests/e2e/server/test_tools_list_budget.py.
+accept and refuse the same wrong types and bounds (a client may validate with them).
+Arguments and results are still validated by the pydantic models, not by these published
+copies. The budget (and the measure) is in tests/e2e/server/test_tools_list_budget.py.
 """
 
 from __future__ import annotations
