@@ -180,8 +180,8 @@ def current_trace_id() -> str:
     return f"{trace_id:032x}" if trace_id else uuid.uuid4().hex
 
 
-def incoming_context(headers: Mapping[str, str]) -> Context | None:
-    """The trace context of a request's ``traceparent`` header (with its
+def incoming_context(headers: Mapping[str, Any]) -> Context | None:
+    """The trace context of a request's ``traceparent`` header or ``_meta`` (with its
     ``tracestate``), or None when it has none or an invalid one."""
     if "traceparent" not in headers:
         return None

@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from mcp.server._otel import OpenTelemetryMiddleware
 from mcp.server.mcpserver import MCPServer
 from mcp.types import Tool
 
 from zava import __version__
+from zava.observability import tracing
 from zava.server import (
     business_tools,
     metrics_tools,
@@ -54,7 +56,13 @@ def build_server(
         name="zava", title="Zava retail analytics", instructions=INSTRUCTIONS,
         version=__version__, lifespan=lifespan, **server_options,
     )
-    server.middleware.insert(0, TraceHeaders())  # outside the SDK's OpenTelemetry span
+    if tracing.enabled():
+        server.middleware.insert(0, TraceHeaders())  # outside the SDK's OpenTelemetry span
+    else:
+        # Nothing records spans: the SDK's span middleware would cost a cheap call about
+        # 4% of its CPU (docs/performance.md) for a span nobody sees.
+        server.middleware[:] = [TraceHeaders(meta=True), *(
+            m for m in server.middleware if not isinstance(m, OpenTelemetryMiddleware))]
     sql_tools.register(server)
     business_tools.register(server)
     status_tools.register(server)

@@ -18,12 +18,20 @@ from zava.observability.tracing import incoming_context, parented
 
 
 class TraceHeaders:
-    """Server middleware: the request's ``traceparent`` header as the trace parent."""
+    """Server middleware: the request's ``traceparent`` header as the trace parent; with
+    ``meta`` (tracing off, so the SDK's span middleware is left out) also, and first, the
+    ``traceparent`` of the request's ``_meta``: the trace id of the audit line follows
+    the caller's trace either way."""
+
+    def __init__(self, *, meta: bool = False) -> None:
+        self._meta = meta
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any],
                        call_next: CallNext) -> HandlerResult:
-        headers = getattr(ctx.request, "headers", None)
-        parent = incoming_context(headers) if headers is not None else None
+        parent = incoming_context(ctx.meta) if self._meta and ctx.meta else None
+        if parent is None:
+            headers = getattr(ctx.request, "headers", None)
+            parent = incoming_context(headers) if headers is not None else None
         if parent is None:
             return await call_next(ctx)
         with parented(parent):

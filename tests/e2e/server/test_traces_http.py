@@ -145,8 +145,9 @@ def test_without_an_exporter_the_audit_line_follows_the_caller(
     with serve(server_env, log) as base:
         call(base, header=traceparent(HEADER_TRACE))
         call(base, meta=traceparent(META_TRACE))
+        call(base, header=traceparent("1" * 32), meta=traceparent(META_TRACE))
         call(base)
-    first, second, third = audit_trace_ids(log)
-    assert (first, second) == (HEADER_TRACE, META_TRACE)
-    assert len(third) == 32 and third not in (HEADER_TRACE, META_TRACE)
+    first, second, both, neither = audit_trace_ids(log)
+    assert (first, second, both) == (HEADER_TRACE, META_TRACE, META_TRACE)  # _meta wins
+    assert len(neither) == 32 and neither not in (HEADER_TRACE, META_TRACE)
     assert not collector.spans
