@@ -41,9 +41,7 @@ class Provenance(BaseModel):
     row_cap: int | None = None
 
 
-PUBLISHED = {"type": "object", "description": (
-    "How it was made: trace_id, metrics or sql_hash, start, end, filters, as_of, "
-    "replica_lag_s, cached, cache_age_s, row_cap")}
+PUBLISHED = {"type": "object", "description": "How it was made (source, dates, as_of)"}
 ProvenanceField = Annotated[Provenance | None, WithJsonSchema(PUBLISHED)]
 """A result's ``provenance``: validated as ``Provenance``, published in output schemas
 as one short object schema (tools/list is read by the model on every session)."""
