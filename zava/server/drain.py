@@ -1,11 +1,16 @@
-"""Leaving a load balancer without losing a call: drain, then stop.
+"""Leaving without losing a call: drain, then stop.
 
-On SIGTERM (or SIGINT) a worker that a load balancer is watching (a ``/ready`` probe in
-the last minute) first *drains*: ``/ready`` answers 503 while every request, old or new,
-is still served, for ``drain_s`` seconds, long enough for the balancer to mark it down
-and send new calls elsewhere. Then uvicorn's graceful shutdown closes the listener and
-lets the calls in flight finish (``shutdown_timeout_s`` at most) before the lifespan
-closes the pool. A worker nobody probes stops at once; a second signal stops at once.
+On SIGTERM (or SIGINT) a worker first *drains* for ``drain_s`` seconds: every request is
+still served, each answer saying ``Connection: close`` so that kept-alive clients move to
+a new connection (never one this worker is about to close under them). Behind a load
+balancer, on its own port, it keeps accepting and ``/ready`` answers 503, long enough for
+the balancer to mark it down and send new calls elsewhere; only a worker the balancer
+watches (a ``/ready`` probe in the last minute) drains, one nobody probes stops at once.
+A worker of ``--workers`` (one socket shared with the others) stops accepting at once,
+since the others take new connections, and never says 503 (the balancer sees them all as
+one). Then uvicorn's graceful shutdown lets the calls in flight finish
+(``shutdown_timeout_s`` at most) before the lifespan closes the pool. A second signal
+stops at once.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from socket import socket
 import uvicorn
 from loguru import logger
 
+from zava.server.session_cap import App, Message, Receive, Scope, Send
+
 WATCHED_WITHIN_S = 60.0
 """A /ready probe this recent means a load balancer is watching this worker."""
 
@@ -26,10 +33,17 @@ WATCHED_WITHIN_S = 60.0
 class Drain:
     """Whether this worker is leaving, and whether anything watches its /ready."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *,
+                 shared_socket: bool = False) -> None:
         self.clock = clock
+        self.shared_socket = shared_socket
         self.draining = False
         self._last_probe: float | None = None
+
+    @property
+    def not_ready(self) -> bool:
+        """True when /ready should say 503: draining on a port of its own."""
+        return self.draining and not self.shared_socket
 
     def probed(self) -> None:
         """A /ready request arrived."""
@@ -63,14 +77,44 @@ class GracefulServer(uvicorn.Server):
             self.on_started()
 
     def request_exit(self) -> None:
-        """SIGTERM / SIGINT: drain first when a load balancer watches, else stop now."""
-        if self.drain.draining or self.drain_s <= 0 or not self.drain.watched():
+        """SIGTERM / SIGINT: drain first (see the module), then stop."""
+        drain = self.drain
+        if drain.draining or self.drain_s <= 0 or not (drain.shared_socket or drain.watched()):
             self.should_exit = True
             return
-        self.drain.draining = True
-        logger.info("draining: /ready answers 503 for {:g} s, then the listener closes and "
-                    "calls in flight finish", self.drain_s)
+        drain.draining = True
+        if drain.shared_socket:
+            for listener in getattr(self, "servers", []):
+                listener.close()  # this process's copy: the other workers keep accepting
+            logger.info("draining: not accepting; answers close their connections; "
+                        "stopping in {:g} s", self.drain_s)
+        else:
+            logger.info("draining: /ready answers 503 and answers close their connections "
+                        "for {:g} s, then the listener closes and calls in flight finish",
+                        self.drain_s)
         asyncio.get_running_loop().call_later(self.drain_s, self._stop)
 
     def _stop(self) -> None:
         self.should_exit = True
+
+
+class CloseWhileDraining:
+    """Adds ``Connection: close`` to every answer while the worker drains."""
+
+    def __init__(self, app: App, drain: Drain) -> None:
+        self.app = app
+        self.drain = drain
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def closing(message: Message) -> None:
+            if message["type"] == "http.response.start" and self.drain.draining:
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.lower() != b"connection"]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive, closing)

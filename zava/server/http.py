@@ -42,7 +42,7 @@ from zava.security.oauth import OAuthConfig, OAuthVerifier
 from zava.server.abandoned import CancelOnDisconnect
 from zava.server.app import build_server
 from zava.server.cache_hints import LIST_HINTS, ListCacheHeaders
-from zava.server.drain import Drain, GracefulServer
+from zava.server.drain import CloseWhileDraining, Drain, GracefulServer
 from zava.server.identity import HashedTokenVerifier, HeaderCaller, TokenCaller
 from zava.server.oauth import (
     OAuthAccessTokens,
@@ -82,9 +82,8 @@ async def serve_http(
     listen: socket | None = None, on_started: Callable[[], None] | None = None,
 ) -> None:
     """Serve MCP at ``/mcp`` until interrupted. ``listen``: a socket already bound and
-    shared with other workers (``zava serve --workers``), which then never advertise a
-    drain on /ready (the balancer sees them all as one); ``on_started``: called once
-    requests are accepted."""
+    shared with other workers (``zava serve --workers``; see ``zava.server.drain`` for
+    how they drain); ``on_started``: called once requests are accepted."""
     settings = runtime.settings
     stateful = settings.http_stateful
     options: dict[str, object] = {"cache_hints": LIST_HINTS}
@@ -155,14 +154,14 @@ async def serve_http(
             return refused
         return JSONResponse({"status": "ok", "uptime_s": round(runtime.uptime_s, 1)})
 
-    drain = Drain()
+    drain = Drain(shared_socket=listen is not None)
 
     @server.custom_route("/ready", methods=["GET"])  # type: ignore[untyped-decorator]
     async def ready(request: Request) -> JSONResponse:
         if refused := foreign_host(request):
             return refused
         drain.probed()
-        if drain.draining:
+        if drain.not_ready:
             return JSONResponse({"status": "draining"}, status_code=503)
         replicas = {"replicas": runtime.replicas.status()} if runtime.replicas else {}
         health = await check_database(runtime.engine)
@@ -193,6 +192,7 @@ async def serve_http(
         app = OAuthGate(app, verifier,
                         resource_metadata_url=str(build_resource_metadata_url(
                             AnyHttpUrl(resource))))
+    app = CloseWhileDraining(app, drain)
     # Keep-alive longer than a load balancer's idle server connections, so the balancer
     # closes them first and never sends a call on a connection this side is closing.
     config = uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="on",
@@ -200,7 +200,7 @@ async def serve_http(
                             timeout_graceful_shutdown=math.ceil(
                                 settings.http_shutdown_timeout_s))
     server_process = GracefulServer(config, drain, on_started=on_started,
-                                    drain_s=0 if listen is not None else settings.http_drain_s)
+                                    drain_s=settings.http_drain_s)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, server_process.request_exit)

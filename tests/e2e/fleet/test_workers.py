@@ -1,6 +1,7 @@
 """`zava serve --transport http --workers 2`: two worker processes on one port; SIGHUP
-replaces them one at a time while clients keep calling (no call fails); SIGTERM stops
-them all gracefully (exit 0, no worker left behind)."""
+replaces them one at a time while kept-alive clients keep calling (no call fails: a
+draining worker stops accepting and closes each connection after its next answer);
+SIGTERM stops them all gracefully (exit 0, no worker left behind)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ def children(pid: int) -> set[int]:
 def supervisor(server_env: dict[str, str],
                tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
-    env = tokens_env(server_env, {company.SEATTLE_MANAGER_ID: TOKEN})
+    env = dict(tokens_env(server_env, {company.SEATTLE_MANAGER_ID: TOKEN}),
+               ZAVA_HTTP_DRAIN_S="1")
     with (tmp_path / "workers.log").open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "zava", "serve", "--transport", "http", "--port", str(port),

@@ -12,7 +12,7 @@ import uvicorn
 
 from zava.server.abandoned import CancelOnDisconnect
 from zava.server.cache_hints import LIST_HINTS, ListCacheHeaders, method_of
-from zava.server.drain import Drain, GracefulServer
+from zava.server.drain import CloseWhileDraining, Drain, GracefulServer
 from zava.server.session_cap import App, Message, Receive, Scope, Send
 from zava.server.workers import worker_fds
 
@@ -167,11 +167,24 @@ async def test_sigterm_drains_only_a_watched_worker() -> None:
     twice.request_exit()  # a second signal: stop now
     assert twice.should_exit
 
-    shared = Drain()
-    shared.probed()
-    worker = GracefulServer(config, shared, drain_s=0)  # --workers: no drain advertised
+    assert watched.not_ready  # its own port: /ready says 503 while it drains
+
+    shared = Drain(shared_socket=True)  # --workers: drains unwatched, never says 503
+    worker = GracefulServer(config, shared, drain_s=0.05)
     worker.request_exit()
-    assert worker.should_exit and not shared.draining
+    assert shared.draining and not shared.not_ready and not worker.should_exit
+    await asyncio.sleep(0.2)
+    assert worker.should_exit
+
+
+async def test_answers_close_their_connection_while_draining() -> None:
+    drain = Drain()
+    app = CloseWhileDraining(echo_app([*JSON, (b"connection", b"keep-alive")]), drain)
+    headers, _ = await call(app, [b"{}"])
+    assert headers["connection"] == "keep-alive"
+    drain.draining = True
+    headers, _ = await call(app, [b"{}"])
+    assert headers["connection"] == "close"
 
 
 def test_worker_fds_option() -> None:
