@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The Debian packages some tests start for real: HAProxy (the fleet's load balancer),
-# PgBouncer (transaction pooling in front of PostgreSQL) and Chromium (the chart pages).
+# PgBouncer (transaction pooling in front of PostgreSQL), Chromium (the chart pages) and
+# redis-server (the fleet tests start a private one for what workers share).
 # Installs whatever is missing when run as root with apt-get; otherwise names the command.
 set -euo pipefail
 missing=()
-for binary in haproxy:haproxy pgbouncer:pgbouncer chromium:chromium; do
+for binary in haproxy:haproxy pgbouncer:pgbouncer chromium:chromium redis-server:redis-server; do
     command -v "${binary%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${binary%%:*}" ] \
         || missing+=("${binary##*:}")
 done
