@@ -73,9 +73,9 @@ async def rank_all(units: UnitOfWorkFactory, embedder: Embedder, caller: uuid.UU
     """The top SKUs for every question in ``mode`` (no similarity threshold)."""
     ranked = []
     for labelled in queries:
-        async with units(caller) as uow:
-            results = await search_products(uow, embedder, query=labelled.query, max_rows=TOP,
-                                            similarity_threshold_percent=0, mode=mode)
+        results = await search_products(units(caller), embedder, query=labelled.query,
+                                        max_rows=TOP, similarity_threshold_percent=0,
+                                        mode=mode)
         ranked.append([p.sku for p in results.products])
     return ranked
 

@@ -148,6 +148,11 @@ class Transaction:
         return self._session
 
     async def __aenter__(self) -> Self:
+        if self._connection is not None:
+            # Entering an open unit again would drop its connection without a rollback
+            # (the pool reclaims it only when garbage collected).
+            raise RuntimeError("this unit of work is already open: leave it before "
+                               "entering it again, or make another unit")
         if not self._write and self._caller is None:
             raise AuthorizationError(
                 "no caller identity: start the server with --rls-user <manager id> "

@@ -146,3 +146,16 @@ async def test_pool_of_two_never_carries_a_tenant_over(
     assert len(results) == 200
     for caller, seen in results:
         assert seen == expected[caller]
+
+
+async def test_an_open_unit_cannot_be_entered_again(
+    seeded_app_engine: AsyncEngine, settings: Settings
+) -> None:
+    checked_out = seeded_app_engine.pool.checkedout()  # type: ignore[attr-defined]
+    uow = SqlAlchemyUnitOfWork(seeded_app_engine, settings, company.SEATTLE_MANAGER_ID)
+    async with uow:
+        with pytest.raises(RuntimeError, match="already open"):
+            async with uow:
+                pytest.fail("entered an open unit of work")
+        assert (await uow.stores.visible())[0].name == "Seattle"  # still its own
+    assert seeded_app_engine.pool.checkedout() == checked_out  # type: ignore[attr-defined]
