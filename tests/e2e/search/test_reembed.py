@@ -97,10 +97,10 @@ async def test_another_model_replaces_everything_at_once(
 async def test_the_server_refuses_the_other_space(
         seeded_app_engine: AsyncEngine, seeded_database: EmbeddedCluster, settings: Settings,
         embedder: CachedEmbedder) -> None:
-    async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, company.HEAD_OFFICE_ID) as uow:
-        with pytest.raises(ConfigurationError) as refused:
-            await search_products(uow, embedder, query="cordless drill", max_rows=5,
-                                  similarity_threshold_percent=0)
+    uow = SqlAlchemyUnitOfWork(seeded_app_engine, settings, company.HEAD_OFFICE_ID)
+    with pytest.raises(ConfigurationError) as refused:
+        await search_products(uow, embedder, query="cordless drill", max_rows=5,
+                              similarity_threshold_percent=0)
     assert "hashed-words-64 (64 dims)" in refused.value.message
     assert "all-MiniLM-L6-v2 (384 dims)" in refused.value.message
 
@@ -133,7 +133,7 @@ async def test_the_command_restores_the_configured_model(
     assert "re-embedded 428 products with all-MiniLM-L6-v2 (384 dims; was hashed-words-64 " \
            "(64 dims))" in done.stderr
     assert (await state(seeded_admin_engine))["column"] == "vector(384)"
-    async with SqlAlchemyUnitOfWork(seeded_app_engine, settings, company.HEAD_OFFICE_ID) as uow:
-        found = await search_products(uow, embedder, query="cordless drill", max_rows=5,
-                                      similarity_threshold_percent=0, mode="vector")
+    uow = SqlAlchemyUnitOfWork(seeded_app_engine, settings, company.HEAD_OFFICE_ID)
+    found = await search_products(uow, embedder, query="cordless drill", max_rows=5,
+                                  similarity_threshold_percent=0, mode="vector")
     assert found.products[0].sku.startswith("PT-DRL")

@@ -40,9 +40,9 @@ class OtherModel:
 
 async def search(engine: AsyncEngine, settings: Settings, embedder: object, *,
                  caller: object = company.HEAD_OFFICE_ID, **options: object):  # type: ignore[no-untyped-def]
-    async with SqlAlchemyUnitOfWork(engine, settings, caller) as uow:  # type: ignore[arg-type]
-        return await search_products(uow, embedder, **{  # type: ignore[arg-type]
-            "query": QUESTION, "max_rows": 10, "similarity_threshold_percent": 0, **options})
+    uow = SqlAlchemyUnitOfWork(engine, settings, caller)  # type: ignore[arg-type]
+    return await search_products(uow, embedder, **{  # type: ignore[arg-type]
+        "query": QUESTION, "max_rows": 10, "similarity_threshold_percent": 0, **options})
 
 
 async def test_the_modes_rank_differently(seeded_app_engine: AsyncEngine, settings: Settings,
