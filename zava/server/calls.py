@@ -60,7 +60,8 @@ class ToolCall:
 
     def witnessed_unit(self) -> WitnessedUnitOfWork:
         """``unit()`` that also notes the data's freshness for this call's provenance."""
-        self.witness = witnessed(self.runtime.units, self.caller, label=self.label)
+        self.witness = witnessed(self.runtime.units, self.caller, label=self.label,
+                                 memory=self.runtime.freshness)
         return self.witness
 
     def stamped(self, provenance: Provenance) -> Provenance:

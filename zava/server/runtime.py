@@ -34,6 +34,7 @@ from zava.repositories.schema import TABLE_DESCRIPTIONS
 from zava.security.sql_guard import SqlGuard, load_function_catalog
 from zava.server.fair_share import FairShare
 from zava.services import analytics
+from zava.services.provenance import FreshnessMemory
 from zava.services.queries import CheapQueries
 from zava.services.unit_of_work import SqlAlchemyUnitOfWork, UnitOfWorkFactory
 
@@ -56,6 +57,8 @@ class Runtime:
     scopes: Lru[uuid.UUID, str] = field(default_factory=lambda: Lru(10_000))
     """Each caller's scope (store, region, head_office), looked up once."""
     replicas: ReplicaRouter | None = None
+    freshness: FreshnessMemory = field(default_factory=FreshnessMemory)
+    """Each caller's newest visible order date (a result's ``as_of``), reused a minute."""
     cheap_queries: CheapQueries = field(default_factory=CheapQueries)
     """Free SQL that passed the cost gate lately, per caller (its EXPLAIN is skipped)."""
     process_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))

@@ -5,12 +5,16 @@ how fresh its data is, whether it came from the cache, and the row cap if it cut
 The freshness is read by a ``WitnessedUnitOfWork``: the unit a tool gives its service,
 which, once the service's work has succeeded and before the transaction ends, asks its
 own session for the newest order the caller can see (one index probe per visible store)
-and remembers which engine (primary or replica) served it.
+and remembers which engine (primary or replica) served it. ``as_of`` is a date, so each
+caller's answer per engine is kept for ``FRESHNESS_TTL_S`` (``FreshnessMemory``): a
+repeated cheap call does not pay a second statement and round trip every time
+(docs/performance.md).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +24,7 @@ from typing import Annotated
 from pydantic import BaseModel, WithJsonSchema
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from zava.cache.lru import Lru
 from zava.services.metrics_catalog import METRICS
 from zava.services.unit_of_work import SqlAlchemyUnitOfWork, UnitOfWorkFactory
 
@@ -71,26 +76,65 @@ class Freshness:
     engine: AsyncEngine
 
 
+FRESHNESS_TTL_S = 60.0
+"""How long a caller's newest visible order date is reused (per engine)."""
+
+
+class FreshnessMemory:
+    """Each caller's newest visible order date per engine (primary or replica), read at
+    most once per ``ttl_s``; at most ``size`` callers and engines are remembered."""
+
+    def __init__(self, ttl_s: float = FRESHNESS_TTL_S, size: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self._seen: Lru[tuple[uuid.UUID, int], tuple[float, dt.date | None]] = Lru(size)
+
+    def recall(self, caller: uuid.UUID, engine: AsyncEngine) -> tuple[dt.date | None] | None:
+        """``(as_of,)`` read for ``caller`` on ``engine`` within ``ttl_s``, else None."""
+        seen = self._seen.get((caller, id(engine)))
+        if seen is None or time.monotonic() - seen[0] > self.ttl_s:
+            return None
+        return (seen[1],)
+
+    def remember(self, caller: uuid.UUID, engine: AsyncEngine, as_of: dt.date | None) -> None:
+        """Note what ``caller`` saw on ``engine`` just now."""
+        self._seen.put((caller, id(engine)), (time.monotonic(), as_of))
+
+
 class WitnessedUnitOfWork(SqlAlchemyUnitOfWork):
-    """A read unit that records its ``Freshness`` when its work succeeded."""
+    """A read unit that records its ``Freshness`` when its work succeeded (from its
+    ``memory`` when it knows the answer, else with one more statement)."""
 
     freshness: Freshness | None = None
+    memory: FreshnessMemory | None = None
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         if exc is None:
             try:
-                self.freshness = Freshness(await self.sales.newest_order_date(),
-                                           self.connection.engine)
+                self.freshness = await self._freshness()
             except BaseException as error:
                 await super().__aexit__(type(error), error, error.__traceback__)
                 raise
         await super().__aexit__(exc_type, exc, tb)
 
+    async def _freshness(self) -> Freshness:
+        engine, caller = self.connection.engine, self.caller
+        assert caller is not None  # a read unit always acts for a caller
+        recalled = self.memory.recall(caller, engine) if self.memory is not None else None
+        if recalled is not None:
+            return Freshness(recalled[0], engine)
+        as_of = await self.sales.newest_order_date()
+        if self.memory is not None:
+            self.memory.remember(caller, engine, as_of)
+        return Freshness(as_of, engine)
 
-def witnessed(units: UnitOfWorkFactory, caller: uuid.UUID, *,
-              label: str | None = None) -> WitnessedUnitOfWork:
+
+def witnessed(units: UnitOfWorkFactory, caller: uuid.UUID, *, label: str | None = None,
+              memory: FreshnessMemory | None = None) -> WitnessedUnitOfWork:
     """A ``WitnessedUnitOfWork`` for ``caller`` from the factory's engines (``label``:
-    its application_name, as ``units`` would give it)."""
-    return WitnessedUnitOfWork(units.engine, units.settings, caller,
+    its application_name, as ``units`` would give it; ``memory``: the freshness already
+    read for this caller)."""
+    unit = WitnessedUnitOfWork(units.engine, units.settings, caller,
                                replicas=units.replicas, queue=units.queue, label=label)
+    unit.memory = memory
+    return unit
