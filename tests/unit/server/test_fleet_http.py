@@ -147,7 +147,7 @@ def test_a_worker_is_watched_while_ready_is_probed() -> None:
 
 
 async def test_sigterm_drains_only_a_watched_worker() -> None:
-    config = uvicorn.Config(echo_app(JSON))
+    config = uvicorn.Config(echo_app(JSON), log_config=None)
     alone = GracefulServer(config, Drain(), drain_s=5)
     alone.request_exit()
     assert alone.should_exit and not alone.drain.draining
