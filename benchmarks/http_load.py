@@ -15,7 +15,8 @@ clients, every target in one run, interleaved level by level:
 Each client is one MCP connection calling back to back for ``--seconds`` per step (bearer
 tokens of the eight managers in turn). Server CPU (the workers, plus HAProxy behind the
 balancer) and PostgreSQL CPU (the serving cluster's processes) are read from /proc and
-given per call. Per-caller fair shares are switched off: this measures the server, not
+given per call, and so is the load generator's own CPU (it shares the cores). Per-caller
+fair shares are switched off: this measures the server, not
 the limits. The load generator runs in this process, on the same cores.
 
     python -m benchmarks.http_load [--seconds 5] [--workers 2] [--targets zava-1w,dbhub]
@@ -207,11 +208,13 @@ async def run_step(target: Target, clients: int, seconds: float) -> dict[str, An
     await asyncio.sleep(0.5 + clients * 0.02)  # the clients connect and make one call
     server_pids, pg_pids = target.server_pids(), target.pg_pids()
     server_before, pg_before = cpu_seconds(server_pids), cpu_seconds(pg_pids)
+    client_before = time.process_time()
     began = time.perf_counter()
     deadline[0] = began + seconds
     start.set()
     await asyncio.gather(*tasks, return_exceptions=True)
     elapsed = time.perf_counter() - began
+    client_cpu = time.process_time() - client_before
     calls = len(step.samples)
     ordered = sorted(step.samples) or [float("nan")]
     per_call = 1000 / max(calls, 1)
@@ -222,19 +225,21 @@ async def run_step(target: Target, clients: int, seconds: float) -> dict[str, An
             "errors": len(step.errors), "first_error": step.errors[0] if step.errors else None,
             "server_cpu_ms_per_call": round((cpu_seconds(server_pids) - server_before)
                                             * per_call, 2),
-            "pg_cpu_ms_per_call": round((cpu_seconds(pg_pids) - pg_before) * per_call, 2)}
+            "pg_cpu_ms_per_call": round((cpu_seconds(pg_pids) - pg_before) * per_call, 2),
+            "client_cpu_ms_per_call": round(client_cpu * per_call, 2)}
 
 
 def print_table(rows: list[dict[str, Any]], targets: list[str]) -> None:
     print(f"\n{'target':<16} {'clients':>7} {'calls/s':>8} {'p50 ms':>7} {'p95 ms':>8} "
-          f"{'errors':>6} {'srv CPU ms/call':>15} {'PG CPU ms/call':>14}")
+          f"{'errors':>6} {'srv CPU ms/call':>15} {'PG CPU ms/call':>14} {'client':>7}")
     for name in targets:
         for row in rows:
             if row["target"] == name:
                 print(f"{name:<16} {row['clients']:>7} {row['calls_per_s']:>8.0f} "
                       f"{row['p50_ms']:>7.1f} {row['p95_ms']:>8.1f} {row['errors']:>6} "
                       f"{row['server_cpu_ms_per_call']:>15.2f} "
-                      f"{row['pg_cpu_ms_per_call']:>14.2f}")
+                      f"{row['pg_cpu_ms_per_call']:>14.2f} "
+                      f"{row['client_cpu_ms_per_call']:>7.2f}")
 
 
 async def main(args: argparse.Namespace) -> None:
