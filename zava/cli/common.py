@@ -18,15 +18,15 @@ T = TypeVar("T")
 
 
 def _loop_factory(fast: bool) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop when ``fast`` and it is installed (``pip install zava[fast]``),
-    else asyncio's."""
+    """uvloop's event loop when ``fast`` and it is installed (a dependency everywhere but
+    Windows), else asyncio's."""
     if not fast:
         return None
     try:
         import uvloop
     except ImportError:
         return None
-    # Typed whether or not uvloop (an optional extra) is installed where mypy runs.
+    # Typed whether or not uvloop is installed where mypy runs.
     factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
     return factory
 
