@@ -19,11 +19,13 @@ Workers start one after another, so the first one migrates an embedded database 
 
 from __future__ import annotations
 
+import ctypes
 import os
 import select
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -114,7 +116,7 @@ class Supervisor:
         fds = (self.listener.fileno(), write_end)
         try:
             process = subprocess.Popen([*self.command, "--worker-fds", f"{fds[0]},{fds[1]}"],
-                                       pass_fds=fds)
+                                       pass_fds=fds, preexec_fn=_stop_with_supervisor)
         finally:
             os.close(write_end)
         return Worker(process, read_end)
@@ -192,3 +194,16 @@ class Supervisor:
 
     def _queue(self, signum: int, _frame: FrameType | None) -> None:
         self.signals.append(signum)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _stop_with_supervisor() -> None:
+    """In a new worker, before it runs: ask Linux for SIGTERM when the supervisor dies
+    (killed, or out of memory), so that no orphan keeps serving on the shared socket
+    without anyone to restart or stop it. Elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)

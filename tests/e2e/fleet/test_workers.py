@@ -102,3 +102,22 @@ def test_sigterm_stops_every_worker_gracefully(
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=120) == 0
     assert not any(pid_alive(pid) for pid in workers)
+
+
+def test_workers_stop_when_the_supervisor_is_killed(
+        supervisor: tuple[subprocess.Popen[bytes], str]) -> None:
+    process, _ = supervisor
+    workers = children(process.pid)
+    process.kill()  # no chance to stop them itself (SIGKILL, the OOM killer)
+    process.wait()
+    wait_for(lambda: not any(running(pid) for pid in workers),
+             "the orphaned workers to stop", timeout_s=60)
+
+
+def running(pid: int) -> bool:
+    """True while ``pid`` runs (an exited orphan may linger as a zombie until reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
