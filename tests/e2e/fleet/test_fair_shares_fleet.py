@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.e2e.fleet.fleet import (
@@ -22,6 +21,7 @@ from tests.e2e.fleet.fleet import (
     redis_server,
     tokens_env,
 )
+from tests.support.in_flight import peak_in_flight
 from zava.seeding import company
 
 FLOODER, LIGHT = company.SEATTLE_MANAGER_ID, company.BELLEVUE_MANAGER_ID
@@ -45,21 +45,6 @@ def balancer(server_env: dict[str, str],
                        "concurrency": CONCURRENCY, "rate_per_s": 50, "burst": 10}}))
         with fleet(env, folder, 2) as running:
             yield running
-
-
-async def peak_in_flight(admin: AsyncEngine, stop: asyncio.Event) -> int:
-    """The most flood queries PostgreSQL ran at once (every worker's connections)."""
-    peak = 0
-    async with admin.connect() as connection:
-        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        while not stop.is_set():
-            running = await connection.scalar(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
-                "AND pid <> pg_backend_pid() AND query LIKE '%' || :marker || '%'"),
-                {"marker": MARKER})
-            peak = max(peak, int(running or 0))
-            await asyncio.sleep(0.01)
-    return peak
 
 
 async def test_a_callers_share_holds_across_workers(
@@ -94,7 +79,7 @@ async def test_a_callers_share_holds_across_workers(
                 await asyncio.sleep(0.05)
 
     watching = asyncio.Event()
-    watcher = asyncio.create_task(peak_in_flight(seeded_admin_engine, watching))
+    watcher = asyncio.create_task(peak_in_flight(seeded_admin_engine, watching, MARKER))
     tasks = [asyncio.create_task(flood()) for _ in range(12)]
     tasks.append(asyncio.create_task(light()))
     deadline = time.monotonic() + 120

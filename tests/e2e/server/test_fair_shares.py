@@ -24,11 +24,11 @@ import httpx2
 import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.e2e.conftest import http_server
 from tests.e2e.server.test_observability import records
+from tests.support.in_flight import peak_in_flight
 from zava.security.identity import hash_token
 from zava.seeding import company
 
@@ -125,23 +125,6 @@ def percentiles(latencies: list[float]) -> str:
     return f"p50 {statistics.median(latencies):.1f} ms, p95 {p95:.1f} ms"
 
 
-async def watch_in_flight(admin: AsyncEngine, stop: asyncio.Event) -> int:
-    """The most flood queries PostgreSQL ran at once, sampled from pg_stat_activity (each
-    admitted call holds one backend; a waiting or refused call holds none)."""
-    peak = 0
-    async with admin.connect() as connection:
-        # a new snapshot of pg_stat_activity for each sample: no transaction around them
-        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        while not stop.is_set():
-            running = await connection.scalar(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
-                "AND pid <> pg_backend_pid() AND query LIKE '%' || :marker || '%'"),
-                {"marker": MARKER})
-            peak = max(peak, int(running or 0))
-            await asyncio.sleep(0.01)
-    return peak
-
-
 async def flood_until_told(base: str) -> None:
     """The flooding side, run in its own process (``python -m`` this module) so that its
     20 sessions do not share an event loop with the light manager's measured client:
@@ -176,7 +159,7 @@ async def test_a_flooding_manager_is_refused_and_the_other_is_not(
         unloaded = await light_calls(light, light_errors)
 
         stop = asyncio.Event()
-        watcher = asyncio.create_task(watch_in_flight(seeded_admin_engine, stop))
+        watcher = asyncio.create_task(peak_in_flight(seeded_admin_engine, stop, MARKER))
         flooding = await asyncio.create_subprocess_exec(
             sys.executable, "-m", __name__, base, cwd=ROOT, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE)
