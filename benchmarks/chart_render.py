@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import base64
 import functools
-import os
 import statistics
 import sys
 import time
@@ -26,7 +25,7 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 from mcp.types import ImageContent
 
-from benchmarks.common import seeded_target
+from benchmarks.common import seeded_target, server_env
 from zava.charts import page, render, shapes, specs
 from zava.charts.chart import Chart
 from zava.charts.draw import draw
@@ -73,9 +72,7 @@ async def call_ms(session: ClientSession, tool: str, arguments: dict[str, Any],
 
 async def main(size: str, repeats: int, examples: Path | None, data_dir: Path | None) -> None:
     settings, _ = await seeded_target(size, data_dir)
-    env = dict(os.environ, ZAVA_DATA_DIR=str(settings.data_dir),
-               ZAVA_DATABASE_NAME=settings.database_name, ZAVA_LOG_LEVEL="WARNING",
-               HF_HUB_OFFLINE="1")
+    env = server_env(settings)
     params = StdioServerParameters(command=sys.executable, env=env, args=[
         "-m", "zava", "serve", "--rls-user", str(company.HEAD_OFFICE_ID)])
     apps = {EXTENSION_ID: {"mimeTypes": [APP_MIME_TYPE]}}

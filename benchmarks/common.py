@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import statistics
 import tempfile
 import time
@@ -37,3 +38,11 @@ async def median_ms(run: Callable[[], Awaitable[object]], repeats: int) -> float
         await run()
         samples.append((time.perf_counter() - started) * 1000)
     return statistics.median(samples)
+
+
+def server_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a ``zava serve`` on ``settings``' database: quiet logs, no model
+    download, and ``extra`` settings."""
+    return dict(os.environ, ZAVA_DATA_DIR=str(settings.data_dir),
+                ZAVA_DATABASE_NAME=settings.database_name, ZAVA_LOG_LEVEL="WARNING",
+                HF_HUB_OFFLINE="1", **extra)

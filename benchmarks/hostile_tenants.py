@@ -36,7 +36,7 @@ from typing import Any
 import asyncpg
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
-from benchmarks.common import seeded_target
+from benchmarks.common import seeded_target, server_env
 from zava.db.engine import create_engine
 from zava.provision.embedded import stop_cluster
 from zava.provision.seed_loader import asyncpg_dsn
@@ -324,9 +324,7 @@ async def main(size: str, data_dir: Path | None) -> None:
     settings, target = await seeded_target(size, data_dir)
     admin = await asyncpg.connect(asyncpg_dsn(target.admin_url))
     try:
-        env = dict(os.environ, ZAVA_DATA_DIR=str(settings.data_dir),
-                   ZAVA_DATABASE_NAME=settings.database_name, ZAVA_LOG_LEVEL="WARNING",
-                   HF_HUB_OFFLINE="1", ZAVA_STATEMENT_TIMEOUT_MS="180000")
+        env = server_env(settings, ZAVA_STATEMENT_TIMEOUT_MS="180000")
         print(f"seed: {size}; server limits: max_result_bytes {settings.max_result_bytes:,}, "
               f"max_query_cost {settings.max_query_cost:g}, statement timeout 180 s")
         await server_cases(env, admin)

@@ -44,7 +44,7 @@ import httpx2
 from mcp import Client, ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from benchmarks.common import seeded_target
+from benchmarks.common import seeded_target, server_env
 from zava.security.identity import hash_token
 from zava.seeding import company
 
@@ -248,14 +248,12 @@ async def main(args: argparse.Namespace) -> None:
     pgdata = settings.data_dir / "pg"
     managers = list(company.managers())
     tokens: list[str | None] = [f"bench_{m.manager_id}" for m in managers]
-    env = dict(os.environ, ZAVA_DATA_DIR=str(settings.data_dir),
-               ZAVA_DATABASE_NAME=settings.database_name, ZAVA_LOG_LEVEL="WARNING",
-               HF_HUB_OFFLINE="1", ZAVA_POOL_SIZE=str(args.pool_size),
-               ZAVA_POOL_MAX_OVERFLOW="0", ZAVA_POOL_TIMEOUT_S="120",
-               ZAVA_CALLER_LIMITS=json.dumps({s: {"concurrency": 0, "rate_per_s": 0}
-                                              for s in ("store", "region", "head_office")}),
-               ZAVA_TOKENS=",".join(f"{m.manager_id} {hash_token(t or '')}"
-                                    for m, t in zip(managers, tokens, strict=True)))
+    env = server_env(settings, ZAVA_POOL_SIZE=str(args.pool_size),
+                     ZAVA_POOL_MAX_OVERFLOW="0", ZAVA_POOL_TIMEOUT_S="120",
+                     ZAVA_CALLER_LIMITS=json.dumps({s: {"concurrency": 0, "rate_per_s": 0}
+                                                    for s in ("store", "region", "head_office")}),
+                     ZAVA_TOKENS=",".join(f"{m.manager_id} {hash_token(t or '')}"
+                                          for m, t in zip(managers, tokens, strict=True)))
     if args.redis_url:
         env["ZAVA_REDIS_URL"] = args.redis_url
     wanted = args.targets.split(",") if args.targets else None

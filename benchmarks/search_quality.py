@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
 import time
@@ -28,7 +27,7 @@ from typing import Any
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from sqlalchemy import text
 
-from benchmarks.common import seeded_target
+from benchmarks.common import seeded_target, server_env
 from zava.config import Settings
 from zava.db.engine import create_engine
 from zava.embeddings.base import Embedder
@@ -139,9 +138,7 @@ async def stdio_latency(settings: Settings, queries: Sequence[LabelledQuery],
                         ) -> dict[str, tuple[float, float]]:
     """p50/p95 ms of the search tool over stdio: each question first (cold embedding
     cache), then again (warm). The model is loaded by one call before timing."""
-    env = dict(os.environ, ZAVA_DATA_DIR=str(settings.data_dir),
-               ZAVA_DATABASE_NAME=settings.database_name, ZAVA_LOG_LEVEL="WARNING",
-               HF_HUB_OFFLINE="1")
+    env = server_env(settings)
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "zava", "serve", "--rls-user", str(company.SEATTLE_MANAGER_ID)], env=env)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
-from benchmarks.common import seeded_target
+from benchmarks.common import seeded_target, server_env
 from benchmarks.tool_latency import QUERIES
 from zava.seeding import company
 
@@ -35,9 +35,7 @@ def server_pid() -> int:
 
 async def main(query: str, seconds: float, in_flight: int, data_dir: Path | None) -> None:
     settings, _ = await seeded_target("workshop", data_dir)
-    env = dict(os.environ, ZAVA_DATA_DIR=str(settings.data_dir),
-               ZAVA_DATABASE_NAME=settings.database_name, ZAVA_LOG_LEVEL="WARNING",
-               HF_HUB_OFFLINE="1")
+    env = server_env(settings)
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "zava", "serve", "--rls-user", str(company.SEATTLE_MANAGER_ID)], env=env)

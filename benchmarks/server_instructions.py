@@ -25,7 +25,7 @@ from pathlib import Path
 
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
-from benchmarks.common import seeded_target
+from benchmarks.common import seeded_target, server_env
 from zava.seeding import company
 
 
@@ -47,9 +47,7 @@ async def main(calls: int, tool: str, arguments: dict[str, object], caller: uuid
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed: apt-get install valgrind")
     settings, _ = await seeded_target("workshop", data_dir)
-    env = dict(os.environ, ZAVA_DATA_DIR=str(settings.data_dir),
-               ZAVA_DATABASE_NAME=settings.database_name, ZAVA_LOG_LEVEL="WARNING",
-               HF_HUB_OFFLINE="1")
+    env = server_env(settings)
     with tempfile.TemporaryDirectory(prefix="zcg-") as folder:
         params = StdioServerParameters(command="valgrind", env=env, args=[
             "--tool=callgrind", "--instr-atstart=no",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 import asyncpg
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
-from benchmarks.common import seeded_target
+from benchmarks.common import seeded_target, server_env
 from zava.provision.seed_loader import asyncpg_dsn
 from zava.seeding import company
 
@@ -80,9 +79,7 @@ async def main(calls: int, data_dir: Path | None) -> None:
     await floor.execute(
         "SET ROLE zava_store_reader; SELECT set_config('app.current_rls_user_id', "
         f"'{company.SEATTLE_MANAGER_ID}', false)")
-    env = dict(os.environ, ZAVA_DATA_DIR=str(settings.data_dir),
-               ZAVA_DATABASE_NAME=settings.database_name, ZAVA_LOG_LEVEL="WARNING",
-               HF_HUB_OFFLINE="1")
+    env = server_env(settings)
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "zava", "serve", "--rls-user", str(company.SEATTLE_MANAGER_ID)], env=env)

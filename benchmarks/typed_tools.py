@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -25,7 +24,7 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from benchmarks.common import seeded_target
+from benchmarks.common import seeded_target, server_env
 from benchmarks.tool_latency import measure
 from tests.support.driver import driver_of
 from zava.config import Settings
@@ -66,9 +65,7 @@ async def statements_of(engine: AsyncEngine, settings: Settings, caller: uuid.UU
 async def main(calls: int, data_dir: Path | None) -> None:
     settings, target = await seeded_target("workshop", data_dir)
     engine = create_engine(target.app_url, settings)
-    env = dict(os.environ, ZAVA_DATA_DIR=str(settings.data_dir),
-               ZAVA_DATABASE_NAME=settings.database_name, ZAVA_LOG_LEVEL="WARNING",
-               HF_HUB_OFFLINE="1")
+    env = server_env(settings)
     print(f"typed tools over stdio vs their services' statements on one connection, "
           f"p50 of {calls} calls, workshop seed")
     print(f"{'tool':<22} {'caller':<12} {'statements':>10} {'tool p50':>9} {'floor p50':>10} "
