@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import anyio
 
-from zava.server.session_cap import App, Message, Receive, Scope, Send
+from zava.server.session_cap import App, Message, Receive, Scope, Send, posts_to
 
 
 class CancelOnDisconnect:
@@ -23,8 +23,7 @@ class CancelOnDisconnect:
         self.path = path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != "http" or scope["method"] != "POST"
-                or scope["path"].rstrip("/") != self.path):
+        if not posts_to(scope, self.path):
             await self.app(scope, receive, send)
             return
         body_read = anyio.Event()

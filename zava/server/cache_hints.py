@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from mcp.server.caching import CacheableMethod, CacheHint
 
-from zava.server.session_cap import App, Message, Receive, Scope, Send
+from zava.server.session_cap import App, Message, Receive, Scope, Send, posts_to
 
 LIST_TTL_MS = 300_000
 """Five minutes: the tools, prompts and resources change only when the server is deployed."""
@@ -59,8 +59,7 @@ class ListCacheHeaders:
         self.path = path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != "http" or scope["method"] != "POST"
-                or scope["path"].rstrip("/") != self.path):
+        if not posts_to(scope, self.path):
             await self.app(scope, receive, send)
             return
         read: list[Message] = []

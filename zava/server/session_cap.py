@@ -22,6 +22,12 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def posts_to(scope: Scope, path: str) -> bool:
+    """True for an HTTP POST to ``path`` (a trailing slash ignored)."""
+    return bool(scope["type"] == "http" and scope["method"] == "POST"
+                and scope["path"].rstrip("/") == path)
 Identify = Callable[[dict[str, str]], uuid.UUID | None]
 
 SESSION_HEADER = "mcp-session-id"
