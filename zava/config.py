@@ -7,6 +7,7 @@ unset the embedded PostgreSQL under ``ZAVA_DATA_DIR`` is used. Every other setti
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -146,6 +147,10 @@ class Settings(BaseSettings):
         default="onnx",
         description="local provider: run the model with ONNX Runtime (no PyTorch), or with "
                     "sentence-transformers (pip install 'zava[local-embeddings]').")
+    embedding_threads: int = Field(
+        default_factory=lambda: min(2, os.cpu_count() or 1), ge=1, le=64,
+        description="local provider on ONNX Runtime: threads that embed one question "
+                    "(default: 2, or 1 on one CPU; idle threads sleep, never spin).")
     embedding_api_base: str = Field(
         default="https://api.openai.com/v1",
         description="openai provider: base URL of an OpenAI-compatible API (OpenAI, Azure "

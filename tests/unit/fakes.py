@@ -15,7 +15,7 @@ from typing import Self
 from zava.repositories.customers import CustomerRepository
 from zava.repositories.inventory import InventoryRepository
 from zava.repositories.metrics import Key, MeasureRequest, MetricsRepository
-from zava.repositories.products import ProductRepository
+from zava.repositories.products import EmbeddingSpaceKey, ProductRepository, check_embedding_space
 from zava.repositories.queries import QueryRepository, QueryResult
 from zava.repositories.results import (
     CustomerCounts,
@@ -127,19 +127,28 @@ class FakeProducts(ProductRepository):
         return self.space
 
     async def similar(self, embedding: Sequence[float], *, min_similarity: float,
-                      limit: int) -> list[ProductMatch]:
+                      limit: int, space: EmbeddingSpaceKey | None = None) -> list[ProductMatch]:
         self.gate.check("products.similar")
+        self._check(space)
         self.calls.append(("similar", (list(embedding), min_similarity, limit)))
         return [m for m in self.matches if m.similarity >= min_similarity][:limit]
 
     async def fused(self, query: str, embedding: Sequence[float] | None, *,
                     min_similarity: float, limit: int, candidates: int = 50, rrf_k: int = 60,
-                    vector_weight: float = 2.0) -> list[ProductMatch]:
+                    vector_weight: float = 2.0,
+                    space: EmbeddingSpaceKey | None = None) -> list[ProductMatch]:
         self.gate.check("products.fused")
+        if embedding is not None:
+            self._check(space)
         self.calls.append(("fused", (query, None if embedding is None else list(embedding),
                                      min_similarity, limit)))
         return [m for m in self.matches
                 if m.lexical_match or m.similarity >= min_similarity][:limit]
+
+    def _check(self, space: EmbeddingSpaceKey | None) -> None:
+        """The real repository's check of the recorded space, before it searches."""
+        if space is not None:
+            check_embedding_space(self.space, space)
 
 
 class FakeSchema(SchemaRepository):

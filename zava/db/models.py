@@ -17,6 +17,7 @@ from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Computed,
     Date,
     DateTime,
     ForeignKey,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from zava.db.search_document import SEARCH_DOCUMENT
@@ -178,7 +180,7 @@ class Product(Base):
     __tablename__ = "products"
     __table_args__ = (
         CheckConstraint("cost >= 0 AND base_price >= 0", name="prices_not_negative"),
-        Index("ix_products_search_document", text(SEARCH_DOCUMENT), postgresql_using="gin"),
+        Index("ix_products_search_document", "search_document", postgresql_using="gin"),
         Index("ix_products_name_trgm", "name", postgresql_using="gin",
               postgresql_ops={"name": "gin_trgm_ops"}),
     )
@@ -196,6 +198,11 @@ class Product(Base):
     base_price: Mapped[Decimal] = mapped_column(Money)
     gross_margin_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2))
     description: Mapped[str] = mapped_column(Text)
+    search_document: Mapped[str] = mapped_column(
+        TSVECTOR, Computed(SEARCH_DOCUMENT, persisted=True), deferred=True,
+        comment="Weighted full-text document (name A, description B) for product search")
+    """The weighted name + description document full-text search matches and ranks
+    (written by PostgreSQL; deferred: nothing but the search statement reads it)."""
 
 
 class Inventory(Base):

@@ -1,8 +1,6 @@
-"""The full-text document of a product, written once for the index and the queries.
-
-PostgreSQL uses an expression index only for a query that repeats the expression
-exactly, so the migration that creates the GIN index and the repository that searches
-it both take it from here. The name weighs more (A) than the description (B).
+"""The full-text document of a product: the expression of the stored column
+``retail.products.search_document`` (migration 0009 keeps a literal copy; 0004 indexed
+the expression itself). The name weighs more (A) than the description (B).
 """
 
 from __future__ import annotations

@@ -33,6 +33,6 @@ def create_embedder(settings: Settings, shared: CacheBackend | None = None) -> C
         provider = OnnxEmbedder(
             settings.embedding_model, settings.embedding_dim, settings.embedding_model_path,
             cache_dirs=[Path(platformdirs.user_cache_dir("zava")) / "models",
-                        settings.data_dir / "models"])
+                        settings.data_dir / "models"], threads=settings.embedding_threads)
     return CachedEmbedder(provider, size=settings.embedding_cache_size, shared=shared,
                           prefix=settings.cache_prefix)

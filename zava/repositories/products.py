@@ -17,7 +17,8 @@ from zava.db.models import (
     ProductDescriptionEmbedding,
     ProductType,
 )
-from zava.db.search_document import SEARCH_DOCUMENT, TEXT_SEARCH_CONFIG
+from zava.db.search_document import TEXT_SEARCH_CONFIG
+from zava.errors import ConfigurationError
 from zava.repositories.results import ProductInfo, ProductMatch
 
 # Each list keeps its best ``candidates``; a product scores sum(weight / (rrf_k + rank))
@@ -44,9 +45,9 @@ words AS (
 ),
 text_hits AS (
     SELECT product_id, row_number() OVER (ORDER BY score DESC, product_id) AS rank
-    FROM (SELECT p.product_id, ts_rank_cd({SEARCH_DOCUMENT}, words.tsquery) AS score
+    FROM (SELECT p.product_id, ts_rank_cd(p.search_document, words.tsquery) AS score
           FROM retail.products AS p, words
-          WHERE ({SEARCH_DOCUMENT}) @@ words.tsquery
+          WHERE p.search_document @@ words.tsquery
           ORDER BY score DESC
           LIMIT :candidates) AS matched
 ),
@@ -81,6 +82,29 @@ LIMIT :limit
 """)
 
 
+_VECTOR_SEARCH_SETUP = text(
+    "SELECT set_config('ivfflat.probes', retail.ivfflat_probes()::text, true), "
+    "space.model_name, space.dimension "
+    "FROM (SELECT) AS one LEFT JOIN retail.embedding_space AS space ON true")
+
+EmbeddingSpaceKey = tuple[str, int]
+"""An embedding model's name and its vectors' dimension."""
+
+
+def check_embedding_space(recorded: EmbeddingSpaceKey | None,
+                          configured: EmbeddingSpaceKey) -> None:
+    """Refuse to search vectors ``recorded`` with another model or dimension than the
+    ``configured`` one (nothing recorded: nothing to refuse)."""
+    if recorded is not None and recorded != configured:
+        raise ConfigurationError(
+            f"the product vectors were made with {recorded[0]} ({recorded[1]} dims) but the "
+            f"server is configured for {configured[0]} ({configured[1]} dims); re-embed the "
+            "catalog with your model (`zava db reembed`, which rewrites the vectors and the "
+            "index in one transaction), or configure the recorded model "
+            "(ZAVA_EMBEDDING_PROVIDER, ZAVA_EMBEDDING_MODEL, ZAVA_EMBEDDING_DIM)"
+        )
+
+
 def _products() -> Select[*tuple[Any, ...]]:
     return (
         select(
@@ -111,18 +135,24 @@ class ProductRepository:
             names = (await self._session.scalars(select(Category.name).order_by(Category.name)))
             return list(names)
 
-    async def _set_probes(self) -> None:
-        """Scan as many ivfflat lists as the index size calls for (this transaction)."""
-        await self._session.execute(
-            text("SELECT set_config('ivfflat.probes', retail.ivfflat_probes()::text, true)"))
+    async def _prepare_vector_search(self, space: EmbeddingSpaceKey | None) -> None:
+        """Scan as many ivfflat lists as the index size calls for (this transaction) and,
+        given the ``space`` the query vector was made in, refuse vectors recorded in
+        another: one statement, one round trip."""
+        _, model, dimension = (await self._session.execute(_VECTOR_SEARCH_SETUP)).one()
+        if space is not None:
+            check_embedding_space(None if model is None else (model, int(dimension)), space)
 
     async def similar(
-        self, embedding: Sequence[float], *, min_similarity: float, limit: int
+        self, embedding: Sequence[float], *, min_similarity: float, limit: int,
+        space: EmbeddingSpaceKey | None = None,
     ) -> list[ProductMatch]:
         """Products whose description embedding is closest (cosine) to ``embedding``.
 
         Ordering by distance lets PostgreSQL use the ivfflat index; the similarity
-        threshold is then applied to those nearest candidates.
+        threshold is then applied to those nearest candidates. With ``space``, the
+        (model, dimension) ``embedding`` was made in, vectors recorded in another space
+        raise ``ConfigurationError`` before anything is searched.
         """
         distance = ProductDescriptionEmbedding.embedding.cosine_distance(list(embedding))
         nearest = (
@@ -134,7 +164,7 @@ class ProductRepository:
             .limit(limit)
         )
         with translate_errors():
-            await self._set_probes()
+            await self._prepare_vector_search(space)
             rows = (await self._session.execute(nearest)).all()
         return [
             ProductMatch(ProductInfo(*row[:-1]), float(row[-1]), score=float(row[-1]))
@@ -145,6 +175,7 @@ class ProductRepository:
     async def fused(
         self, query: str, embedding: Sequence[float] | None, *, min_similarity: float,
         limit: int, candidates: int = 50, rrf_k: int = 60, vector_weight: float = 2.0,
+        space: EmbeddingSpaceKey | None = None,
     ) -> list[ProductMatch]:
         """Products ranked by reciprocal rank fusion of up to three lists: the nearest
         descriptions to ``embedding`` (skipped when it is None), full-text matches of
@@ -152,7 +183,8 @@ class ProductRepository:
         questions of at most ``TRIGRAM_MAX_WORDS`` words).
 
         A product is kept if its words matched or its cosine similarity reaches
-        ``min_similarity``, so a lexical hit is never lost to the threshold.
+        ``min_similarity``, so a lexical hit is never lost to the threshold. ``space`` as
+        for ``similar``.
         """
         params = {"query": query, "candidates": candidates, "rrf_k": rrf_k,
                   "vector_weight": vector_weight,
@@ -162,7 +194,7 @@ class ProductRepository:
         statement = _FUSED_SEARCH.bindparams(bindparam("embedding", type_=Vector()))
         with translate_errors():
             if embedding is not None:
-                await self._set_probes()
+                await self._prepare_vector_search(space)
             rows = (await self._session.execute(statement, params)).all()
         return [
             ProductMatch(ProductInfo(*row[:-3]), float(row[-3]), score=float(row[-2]),
@@ -170,7 +202,7 @@ class ProductRepository:
             for row in rows
         ]
 
-    async def embedding_space(self) -> tuple[str, int] | None:
+    async def embedding_space(self) -> EmbeddingSpaceKey | None:
         """The (model, dimension) the stored description vectors were made with."""
         query = select(EmbeddingSpace.model_name, EmbeddingSpace.dimension)
         with translate_errors():

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from zava.embeddings.base import Embedder
-from zava.errors import ConfigurationError, ValidationError
+from zava.errors import ValidationError
 from zava.services.unit_of_work import UnitOfWork
 
 SearchMode = Literal["hybrid", "vector", "lexical"]
@@ -41,20 +41,6 @@ class SearchResults(BaseModel):
     products: list[ProductHit]
 
 
-async def check_embedding_space(uow: UnitOfWork, embedder: Embedder) -> None:
-    """Refuse to search vectors made by another model or with another dimension."""
-    recorded = await uow.products.embedding_space()
-    configured = (embedder.model_name, embedder.dimension)
-    if recorded is not None and recorded != configured:
-        raise ConfigurationError(
-            f"the product vectors were made with {recorded[0]} ({recorded[1]} dims) but the "
-            f"server is configured for {configured[0]} ({configured[1]} dims); re-embed the "
-            "catalog with your model (`zava db reembed`, which rewrites the vectors and the "
-            "index in one transaction), or configure the recorded model "
-            "(ZAVA_EMBEDDING_PROVIDER, ZAVA_EMBEDDING_MODEL, ZAVA_EMBEDDING_DIM)"
-        )
-
-
 async def search_products(
     uow: UnitOfWork, embedder: Embedder, *, query: str, max_rows: int,
     similarity_threshold_percent: float, mode: SearchMode = "hybrid",
@@ -70,20 +56,19 @@ async def search_products(
     minimum = similarity_threshold_percent / 100
     vector = None
     if mode != "lexical":
-        # The recorded space is checked first (a mismatch costs no model call, nor an API
-        # request), then the question is embedded with no connection held: a remote
-        # provider may take seconds, and retries.
-        async with uow:
-            await check_embedding_space(uow, embedder)
+        # Embedded with no connection held: a remote provider may take seconds, and
+        # retries. The recorded space is checked in the search's own first statement
+        # (with the ivfflat probes), so a mismatch costs one model call and no search.
         (vector,) = await embedder.embed([text])
+    space = (embedder.model_name, embedder.dimension)
     async with uow:
         if mode == "vector":
             assert vector is not None
             matches = await uow.products.similar(vector, min_similarity=minimum,
-                                                 limit=max_rows)
+                                                 limit=max_rows, space=space)
         else:
             matches = await uow.products.fused(text, vector, min_similarity=minimum,
-                                               limit=max_rows)
+                                               limit=max_rows, space=space)
         stock = await uow.inventory.units_on_hand([m.product.product_id for m in matches])
     return SearchResults(query=text, mode=mode, products=[
         ProductHit(sku=m.product.sku, name=m.product.name, category=m.product.category,

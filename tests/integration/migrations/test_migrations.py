@@ -67,14 +67,14 @@ async def test_every_revision_downgrades_one_step_at_a_time(template: EmbeddedCl
     await migrations.upgrade(db.admin_url)
     engine = create_async_engine(db.admin_url)
     seen = []
-    for _ in range(8):
+    for _ in range(9):
         async with engine.connect() as connection:
             seen.append(await migrations.current_revision(connection))
         await migrations.downgrade(db.admin_url, "-1")
     async with engine.connect() as connection:
         seen.append(await migrations.current_revision(connection))
     await engine.dispose()
-    assert seen == ["0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001", None]
+    assert seen == ["0009", "0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001", None]
 
 
 async def test_models_match_the_migrated_schema(template: EmbeddedCluster) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -243,6 +244,9 @@ def test_the_local_provider_runs_on_onnx_unless_told_otherwise(tmp_path: Path) -
     default = create_embedder(Settings(data_dir=tmp_path))
     assert isinstance(default.inner, OnnxEmbedder)
     assert (default.model_name, default.dimension) == ("all-MiniLM-L6-v2", 384)
+    assert default.inner._threads == min(2, os.cpu_count() or 1)
+    one = create_embedder(Settings(data_dir=tmp_path, embedding_threads=1)).inner
+    assert isinstance(one, OnnxEmbedder) and one._threads == 1
     chosen = create_embedder(Settings(data_dir=tmp_path,
                                       embedding_runtime="sentence-transformers"))
     assert isinstance(chosen.inner, LocalEmbedder)

@@ -1,6 +1,7 @@
-"""Semantic search as a use case, with a fake unit of work and a fake embedder: vectors
-of another model are refused before the model runs, each mode asks the repository it
-should, and stock comes from the caller's stores."""
+"""Semantic search as a use case, with a fake unit of work and a fake embedder: the
+model runs with no unit open, vectors of another model are refused before anything is
+searched, each mode asks the repository it should, and stock comes from the caller's
+stores."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import pytest
 
 from tests.unit.fakes import FakeUnitOfWork, product, store
 from zava.errors import ConfigurationError, ValidationError
+from zava.repositories.products import check_embedding_space
 from zava.repositories.results import ProductMatch
-from zava.services.search import SearchMode, check_embedding_space, search_products
+from zava.services.search import SearchMode, search_products
 
 DRILL, SAW, HOSE = product("PT-DRL-1"), product("PT-SAW-2", "Circular saw", "120.50"), \
     product("GO-HOS-3", "Garden hose", "25.00")
@@ -58,16 +60,15 @@ async def test_hybrid_search_fuses_words_and_meaning(uow: FakeUnitOfWork,
                                   similarity_threshold_percent=40)
     assert found.query == "cordless drill" and found.mode == "hybrid"
     assert fake_embedder.texts == ["cordless drill"]
-    # The space is checked in the unit first; the model runs with no unit open.
+    # The model runs with no unit open; then one unit searches (and checks the space).
     assert fake_embedder.unit_open_while_embedding == [False]
-    assert uow.products.calls == [("embedding_space", None),
-                                  ("fused", ("cordless drill", [0.5] * 4, 0.4, 10))]
+    assert uow.products.calls == [("fused", ("cordless drill", [0.5] * 4, 0.4, 10))]
     assert [(p.sku, p.similarity_percent, p.matched_words, p.units_in_your_stores)
             for p in found.products] == [("PT-DRL-1", 81.2, True, 7),
                                          ("PT-SAW-2", 41.0, False, 0),
                                          ("GO-HOS-3", 12.0, True, 2)]
     assert found.products[1].price == 120.5 and found.products[1].category == "Power Tools"
-    assert uow.entered == 2 and not uow.open
+    assert uow.entered == 1 and not uow.open
 
 
 async def test_vector_search_uses_only_the_nearest_descriptions(uow: FakeUnitOfWork,
@@ -108,26 +109,19 @@ async def test_vectors_of_another_model_are_refused_with_the_fix(
     assert message.startswith("the product vectors were made with all-MiniLM-L6-v2 (384 dims) "
                               "but the server is configured for fake-model (4 dims)")
     assert "`zava db reembed`" in message and "ZAVA_EMBEDDING_MODEL" in message
-    assert [c[0] for c in uow.products.calls] == ["embedding_space"]  # nothing searched
-    assert fake_embedder.texts == []  # and the model was not run for nothing
+    assert uow.products.calls == []  # nothing searched
     assert uow.exits == [ConfigurationError]
 
 
 @pytest.mark.parametrize("space", [("fake-model", 4), None])
-async def test_the_same_space_or_none_recorded_is_accepted(
-        uow: FakeUnitOfWork, fake_embedder: FakeEmbedder, space: tuple[str, int] | None) -> None:
-    uow.products.space = space
-    async with uow:
-        await check_embedding_space(uow, fake_embedder)
+def test_the_same_space_or_none_recorded_is_accepted(space: tuple[str, int] | None) -> None:
+    check_embedding_space(space, ("fake-model", 4))
 
 
 @pytest.mark.parametrize("space", [("fake-model", 8), ("other-model", 4)])
-async def test_a_different_model_or_dimension_is_refused(
-        uow: FakeUnitOfWork, fake_embedder: FakeEmbedder, space: tuple[str, int]) -> None:
-    uow.products.space = space
-    async with uow:
-        with pytest.raises(ConfigurationError, match="re-embed the catalog"):
-            await check_embedding_space(uow, fake_embedder)
+def test_a_different_model_or_dimension_is_refused(space: tuple[str, int]) -> None:
+    with pytest.raises(ConfigurationError, match="re-embed the catalog"):
+        check_embedding_space(space, ("fake-model", 4))
 
 
 async def test_no_match_is_an_empty_list(uow: FakeUnitOfWork, fake_embedder: FakeEmbedder) -> None:
