@@ -6,21 +6,37 @@ traceback appears only with ``--debug``.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
-from zava.cli.db import db, doctor
-from zava.cli.demo import demo
-from zava.cli.identity import identity
-from zava.cli.seed import seed
-from zava.cli.serve import serve, token
-from zava.cli.stats import stats
 from zava.config import get_settings
 from zava.observability.logging import configure_logging
 
+COMMANDS = {"db": "zava.cli.db", "doctor": "zava.cli.db", "demo": "zava.cli.demo",
+            "identity": "zava.cli.identity", "seed": "zava.cli.seed",
+            "serve": "zava.cli.serve", "stats": "zava.cli.stats", "token": "zava.cli.serve"}
+"""Each command and the module that defines it (as a module attribute of that name)."""
 
-@click.group()
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported when used: `zava serve` does not import the
+    other commands' dependencies (rich, prometheus_client's parser), see
+    benchmarks/startup.py."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            command = getattr(importlib.import_module(COMMANDS[cmd_name]), cmd_name)
+            assert isinstance(command, click.Command)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup)
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 @click.option("--log-json", is_flag=True, help="Log JSON lines to stderr.")
 @click.option("--log-queries", is_flag=True,
@@ -44,12 +60,3 @@ def main(ctx: click.Context, debug: bool, log_json: bool, log_queries: bool,
     configure_logging("DEBUG" if debug else settings.log_level, json=log_json or settings.log_json)
     ctx.obj = {"debug": debug, "settings": settings}
 
-
-main.add_command(db)
-main.add_command(doctor)
-main.add_command(demo)
-main.add_command(identity)
-main.add_command(seed)
-main.add_command(serve)
-main.add_command(stats)
-main.add_command(token)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
+import stat
 import sys
 import uuid
 from collections.abc import Coroutine
@@ -20,6 +22,7 @@ from zava.observability.logging import flush_logs
 from zava.provision.embedded import stop_cluster
 
 if TYPE_CHECKING:
+    from zava.config import Settings
     from zava.server.runtime import Runtime
 
 
@@ -86,6 +89,10 @@ def serve(ctx: click.Context, transport: str, rls_user: uuid.UUID | None, host: 
         on_started = announce_started(started_fd)
 
     async def work() -> None:
+        if transport == "stdio" and _pipes():
+            assert caller is not None
+            await _serve_stdio_opening(settings, caller)
+            return
         async with open_runtime(settings, shared=transport == "http") as runtime:
             if transport == "http":
                 from zava.server.http import serve_http
@@ -105,7 +112,7 @@ def serve(ctx: click.Context, transport: str, rls_user: uuid.UUID | None, host: 
             async with runtime.unit(caller):  # refuses an unknown manager, before serving
                 pass
             server = build_server(runtime, FixedCaller(caller))
-            await _until_terminated(serve_stdio(server), runtime)
+            await _until_terminated(serve_stdio(server), settings, runtime)
 
     # stdio: uvloop when installed (measured: about a tenth less CPU per call, see
     # docs/performance.md); HTTP stays on asyncio's loop.
@@ -135,17 +142,94 @@ def _supervise(ctx: click.Context, workers: int) -> None:
     sys.exit(supervisor.run())
 
 
-async def _until_terminated(serving: Coroutine[Any, Any, None], runtime: Runtime) -> None:
+def _pipes() -> bool:
+    """Stdin and stdout are two pipes or stream sockets (what MCP clients give a server,
+    and what ``serve_stdio`` serves on the event loop, where serving can be cancelled)."""
+    modes = []
+    for fd in (0, 1):
+        try:
+            status = os.fstat(fd)
+        except OSError:
+            return False
+        if stat.S_ISSOCK(status.st_mode):
+            with socket.socket(fileno=os.dup(fd)) as probe:
+                if probe.type != socket.SOCK_STREAM:
+                    return False
+        elif not stat.S_ISFIFO(status.st_mode):
+            return False
+        modes.append((status.st_dev, status.st_ino))
+    return modes[0] != modes[1]
+
+
+async def _serve_stdio_opening(settings: Settings, caller: uuid.UUID) -> None:
+    """Serve over stdio (pipes or sockets) while the runtime opens: ``initialize`` and
+    the lists are answered at once, a call waits for the runtime (benchmarks/startup.py).
+
+    Failures are what they were when the runtime opened first: a database that cannot
+    be reached, is not migrated or refuses the login, or an unknown manager, stops the
+    server with its one-line error (exit 1), whether or not the client has been
+    answered; a call waiting for the runtime gets that error too."""
+    from zava.server.runtime import open_runtime
+
+    loop = asyncio.get_running_loop()
+    opened: asyncio.Future[Runtime] = loop.create_future()
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        """Open the runtime, check the caller, and keep it open until released."""
+        try:
+            async with open_runtime(settings, shared=False) as runtime:
+                async with runtime.unit(caller):  # refuses an unknown manager
+                    pass
+                opened.set_result(runtime)
+                await release.wait()
+        except BaseException as exc:
+            if not opened.done():
+                if isinstance(exc, Exception):
+                    opened.set_exception(exc)
+                    opened.exception()  # retrieved: no warning if no call waited
+                else:
+                    opened.cancel()
+            raise
+
+    from zava.server.app import build_server
+    from zava.server.identity import FixedCaller
+    from zava.server.stdio import serve_stdio
+
+    holding = asyncio.create_task(hold())
+    serving = asyncio.create_task(_until_terminated(
+        serve_stdio(build_server(opened, FixedCaller(caller))), settings, opened))
+    await asyncio.wait({holding, serving}, return_when=asyncio.FIRST_COMPLETED)
+    if holding.done():  # the runtime failed to open (or to close): stop serving
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await serving  # (its own error, if it had one, is not the cause)
+        holding.result()
+        return
+    release.set()  # stdin closed: close the runtime (once open: its errors still count)
+    await holding
+    serving.result()
+
+
+async def _until_terminated(serving: Coroutine[Any, Any, None], settings: Settings,
+                            runtime: Runtime | asyncio.Future[Runtime]) -> None:
     """Serve until stdin closes; on SIGTERM or SIGINT close the pool and the embedded
     handle, write the queued log lines, then exit at once (the SDK's stdio transport,
-    used for a terminal or a file, reads stdin in a thread that cannot be interrupted)."""
+    used for a terminal or a file, reads stdin in a thread that cannot be interrupted).
+    ``runtime`` may still be opening."""
     loop = asyncio.get_running_loop()
 
     async def terminate() -> None:
         logger.info("terminating: closing the database pool")
-        await runtime.engine.dispose()
-        if runtime.target.embedded is not None:
-            stop_cluster(runtime.settings.data_dir)
+        if isinstance(runtime, asyncio.Future):
+            opened = (runtime.result() if runtime.done() and not runtime.cancelled()
+                      and runtime.exception() is None else None)
+        else:
+            opened = runtime
+        if opened is not None:
+            await opened.engine.dispose()
+        if settings.database_url is None:
+            stop_cluster(settings.data_dir)  # this process's handle, if it has one
         await logger.complete()
         flush_logs()
         sys.stderr.flush()

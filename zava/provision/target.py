@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+import asyncpg
+
 from zava.config import Settings
 from zava.provision import bootstrap, migrations
 from zava.provision.embedded import EmbeddedCluster, start_cluster
@@ -20,7 +22,9 @@ class DatabaseTarget:
 
 
 async def open_target(settings: Settings, *, migrate_embedded: bool = True) -> DatabaseTarget:
-    """Resolve the database; an embedded one is started, created and migrated to head.
+    """Resolve the database; an embedded one is started, created and migrated to head
+    (Alembic runs only when it is not at head already: importing and running it would
+    cost every start about 0.3 s, benchmarks/startup.py).
 
     An external database is never migrated implicitly: that is the DBA's decision
     (``zava db upgrade``).
@@ -32,7 +36,7 @@ async def open_target(settings: Settings, *, migrate_embedded: bool = True) -> D
         )
     cluster = await asyncio.to_thread(start_cluster, settings.data_dir, settings.database_name)
     await bootstrap.ensure_database(cluster)
-    if migrate_embedded:
+    if migrate_embedded and await _revision(cluster) != migrations.head_revision():
         await migrations.upgrade(
             cluster.admin_url,
             embedding_dim=settings.embedding_dim,
@@ -41,3 +45,15 @@ async def open_target(settings: Settings, *, migrate_embedded: bool = True) -> D
         await bootstrap.ensure_app_role(cluster)
     return DatabaseTarget(app_url=cluster.app_url, admin_url=cluster.admin_url, embedded=cluster)
 
+
+async def _revision(cluster: EmbeddedCluster) -> str | None:
+    """The embedded database's migration revision (None: none yet, or several)."""
+    conn = await asyncpg.connect(host=str(cluster.socket_dir), port=cluster.port,
+                                 user="postgres", database=cluster.database)
+    try:
+        if await conn.fetchval("SELECT to_regclass('public.alembic_version')") is None:
+            return None
+        versions = await conn.fetch("SELECT version_num FROM public.alembic_version")
+    finally:
+        await conn.close()
+    return str(versions[0][0]) if len(versions) == 1 else None

@@ -17,9 +17,8 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
-
-from pglast import parser
 
 from zava.cache.lru import Lru
 from zava.db.models import SCHEMA
@@ -290,10 +289,20 @@ class _Walk:
                     f"the function {_ident(name)}; alias that column differently")
 
 
+def _pg_parser() -> ModuleType:
+    """pglast's parser, imported when first needed (the guard imports it when built):
+    pglast's package imports its enums and AST classes, which a server need not import
+    before it answers ``initialize`` (benchmarks/startup.py)."""
+    from pglast import parser
+
+    return parser
+
+
 def _parse(sql: str) -> list[dict[str, Any]]:
     """The statements of the parse tree, or a rejection for text that does not parse."""
     if "\x00" in sql:
         raise QueryRejectedError("the query contains a NUL character; remove it")
+    parser = _pg_parser()
     try:
         tree = json.loads(parser.parse_sql_json(sql))
     except parser.ParseError as exc:
@@ -353,6 +362,7 @@ class SqlGuard:
     def __init__(self, catalog: FunctionCatalog, readable_tables: Iterable[str], *,
                  max_chars: int = MAX_QUERY_CHARS, cache_size: int = 2048,
                  cache_max_chars: int = 16_384) -> None:
+        _pg_parser()  # imported now, while the runtime opens, not by the first query
         self.catalog = catalog
         self.tables = frozenset(readable_tables)
         self.max_chars = max_chars

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server._otel import OpenTelemetryMiddleware
 from mcp.server.mcpserver import MCPServer
@@ -21,10 +22,12 @@ from zava.server import (
     status_tools,
 )
 from zava.server.identity import CallerResolver
-from zava.server.runtime import Runtime
 from zava.server.state import ServerState
 from zava.server.tool_schemas import compact_tool
 from zava.server.trace_context import TraceHeaders
+
+if TYPE_CHECKING:
+    from zava.server.runtime import Runtime
 
 INSTRUCTIONS = """Zava retail analytics (a DIY/home-improvement retailer, 8 Washington stores).
 You see only the stores you manage. Prefer the typed tools (get_store_performance,
@@ -43,9 +46,11 @@ class ZavaServer(MCPServer[ServerState]):
 
 
 def build_server(
-    runtime: Runtime, identity: CallerResolver, **server_options: Any
+    runtime: Runtime | asyncio.Future[Runtime], identity: CallerResolver,
+    **server_options: Any
 ) -> MCPServer[ServerState]:
-    """The server for an open runtime; ``server_options`` go to ``MCPServer`` (auth)."""
+    """The server for a runtime, open or still opening (a future: calls wait for it;
+    the handshake and the lists do not); ``server_options`` go to ``MCPServer`` (auth)."""
     state = ServerState(runtime, identity)
 
     @asynccontextmanager

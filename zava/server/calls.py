@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from loguru import logger
 from mcp.server.auth.middleware.auth_context import get_access_token
@@ -19,11 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from zava.errors import ZavaError
 from zava.observability import tracing
 from zava.server.renderers import provenance_line
-from zava.server.runtime import Runtime
 from zava.server.state import ServerState, ToolContext
 from zava.services import queries
 from zava.services.provenance import Provenance, WitnessedUnitOfWork, witnessed
 from zava.services.unit_of_work import SqlAlchemyUnitOfWork
+
+if TYPE_CHECKING:
+    from zava.server.runtime import Runtime
 
 
 @dataclass
@@ -96,9 +99,13 @@ def _replica_lag(runtime: Runtime, engine: AsyncEngine) -> float | None:
     return round(lag, 3) if lag is not None else None
 
 
-def runtime_of(ctx: ToolContext) -> Runtime:
-    """The runtime the server's lifespan created."""
-    return ctx.request_context.lifespan_context.runtime
+async def runtime_of(ctx: ToolContext) -> Runtime:
+    """The runtime the server's lifespan created (once open; ``ToolError`` with the
+    runtime's error if it could not open)."""
+    try:
+        return await ctx.request_context.lifespan_context.opened()
+    except ZavaError as exc:
+        raise ToolError(f"{exc.code}: {exc.message}") from exc
 
 
 def tool_call(ctx: ToolContext, tool: str) -> AbstractAsyncContextManager[ToolCall]:
@@ -114,6 +121,8 @@ async def call_as(state: ServerState, ctx: ToolContext | None,
     the trace span ``zava.tool <tool>``, a child of the SDK's request span."""
     try:
         caller = state.identity.caller(ctx)
+        if state.opening:
+            await state.opened()  # a call made while the runtime opens waits for it
     except ZavaError as exc:
         raise ToolError(f"{exc.code}: {exc.message}") from exc
     with tracing.tool_span(tool, caller) as span:

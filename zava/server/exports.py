@@ -16,7 +16,7 @@ import datetime as dt
 import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
@@ -25,10 +25,12 @@ from mcp.types import ResourceLink
 from zava.errors import ExportRefusedError
 from zava.security.export_links import ExportGrant, sign, verify
 from zava.server.calls import ToolCall, call_as
-from zava.server.runtime import Runtime
 from zava.server.state import ServerState, ToolContext
 from zava.services.exports import MetricsRequest, metrics_csv, query_csv
 from zava.services.queries import QueryLimits
+
+if TYPE_CHECKING:
+    from zava.server.runtime import Runtime
 
 SQL_TOOL = "execute_sales_query"
 METRICS_TOOL = "query_metrics"

@@ -42,7 +42,7 @@ def register(server: MCPServer[ServerState]) -> None:
     @server.tool(annotations=READ_ONLY)
     async def health_check(ctx: ToolContext) -> Health:
         """Check the database connection, the migration level and the embedder."""
-        runtime = runtime_of(ctx)
+        runtime = await runtime_of(ctx)
         health = await check_database(runtime.engine)
         database = "ok" if health.reachable else f"unavailable ({health.unreachable})"
         embedder = runtime.embedder
