@@ -5,13 +5,19 @@ first ``tools/list`` answer, and to the first ``execute_sales_query`` ("SELECT 1
 as ``initialize`` is answered, so the call measures when the server can first serve).
 
 The database is already running: the embedded one under ``--data-dir`` (a workshop seed,
-loaded once), or DATABASE_URL's with ``--database-url``. ``--pycache`` runs the server
-with compiled bytecode (PYTHONDONTWRITEBYTECODE unset, after a warm run that writes
-``__pycache__``): what a pip-installed package starts with; without it, with the
-environment as it is.
+loaded once), the same one as an external database (DATABASE_URL, its least-privilege
+login) with ``--as-external``, or another one's with ``--database-url`` (migrated).
 
-    python -m benchmarks.startup [--runs 10] [--data-dir DIR] [--database-url URL]
-        [--pycache]
+``--bytecode compiled`` (the default) runs the server on compiled modules
+(PYTHONDONTWRITEBYTECODE unset, after a warm run that writes any missing
+``__pycache__``): what a pip-installed package starts with. ``--bytecode environment``
+leaves PYTHONDONTWRITEBYTECODE as the environment has it (set, in a checkout: Zava's
+modules without ``__pycache__`` compile at every launch, the installed packages' do
+not). ``--bytecode source`` compiles every module from source at every launch (none read
+or written: PYTHONPYCACHEPREFIX an empty folder), the worst case.
+
+    python -m benchmarks.startup [--runs 10] [--data-dir DIR] [--as-external]
+        [--database-url URL] [--bytecode compiled|environment|source]
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -100,23 +107,26 @@ async def one_launch(env: dict[str, str], caller: uuid.UUID) -> dict[str, float]
 
 
 async def main(runs: int, data_dir: Path | None, database_url: str | None,
-               pycache: bool) -> None:
-    settings, _ = await seeded_target("workshop", data_dir)  # holds the cluster running
+               bytecode: str) -> None:
+    settings, target = await seeded_target("workshop", data_dir)  # keeps it running
+    if database_url == "embedded":
+        database_url = target.app_url
     extra = {"DATABASE_URL": database_url} if database_url else {}
     env = server_env(settings, **extra)
-    if pycache:
+    if bytecode == "compiled":
         env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env.pop("PYTHONPYCACHEPREFIX", None)
+    elif bytecode == "source":
+        env.update(PYTHONDONTWRITEBYTECODE="1",
+                   PYTHONPYCACHEPREFIX=tempfile.mkdtemp(prefix="zava-nopyc-"))
     caller = company.HEAD_OFFICE_ID
-    await one_launch(env, caller)  # warm: the page cache (and __pycache__ with --pycache)
+    await one_launch(env, caller)  # warm: the page cache (and any missing __pycache__)
     samples: dict[str, list[float]] = {phase: [] for phase in (*PHASES, "cpu")}
     for _ in range(runs):
         for phase, seconds in (await one_launch(env, caller)).items():
             samples[phase].append(seconds * 1000)
     where = "DATABASE_URL" if database_url else f"embedded ({settings.data_dir})"
-    bytecode = "compiled (.pyc)" if pycache else (
-        "from source (PYTHONDONTWRITEBYTECODE)" if "PYTHONDONTWRITEBYTECODE" in env
-        else "as the environment has it")
-    print(f"zava serve (stdio) on {where}, bytecode {bytecode}, {runs} launches")
+    print(f"zava serve (stdio) on {where}, modules {bytecode}, {runs} launches")
     print(f"{'launch ->':<22}{'p50 ms':>9}{'min ms':>9}{'max ms':>9}")
     for phase in (*PHASES, "cpu"):
         values = samples[phase]
@@ -130,7 +140,12 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--database-url", help="an external database (already migrated)")
-    parser.add_argument("--pycache", action="store_true",
-                        help="compiled bytecode: PYTHONDONTWRITEBYTECODE unset")
+    parser.add_argument("--as-external", action="store_true",
+                        help="the embedded database, as an external one (DATABASE_URL)")
+    parser.add_argument("--bytecode", choices=["compiled", "environment", "source"],
+                        default="compiled",
+                        help="compiled: .pyc files (as installed); environment: as "
+                             "PYTHONDONTWRITEBYTECODE says; source: no .pyc at all")
     args = parser.parse_args()
-    asyncio.run(main(args.runs, args.data_dir, args.database_url, args.pycache))
+    asyncio.run(main(args.runs, args.data_dir,
+                     "embedded" if args.as_external else args.database_url, args.bytecode))
