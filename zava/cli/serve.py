@@ -60,8 +60,6 @@ def serve(ctx: click.Context, transport: str, rls_user: uuid.UUID | None, host: 
     with ZAVA_OAUTH_ISSUER set, by OAuth access tokens from that identity provider, mapped
     to managers with `zava identity add`. HTTP is stateless unless --stateful: any worker
     behind a load balancer serves any request."""
-    from zava.server.runtime import open_runtime
-
     settings = settings_of(ctx)
     if allow_privileged_login:
         settings = settings.model_copy(update={"allow_privileged_login": True})
@@ -93,6 +91,8 @@ def serve(ctx: click.Context, transport: str, rls_user: uuid.UUID | None, host: 
             assert caller is not None
             await _serve_stdio_opening(settings, caller)
             return
+        from zava.server.runtime import open_runtime
+
         async with open_runtime(settings, shared=transport == "http") as runtime:
             if transport == "http":
                 from zava.server.http import serve_http
@@ -168,16 +168,29 @@ async def _serve_stdio_opening(settings: Settings, caller: uuid.UUID) -> None:
     Failures are what they were when the runtime opened first: a database that cannot
     be reached, is not migrated or refuses the login, or an unknown manager, stops the
     server with its one-line error (exit 1), whether or not the client has been
-    answered; a call waiting for the runtime gets that error too."""
-    from zava.server.runtime import open_runtime
+    answered; a call waiting for the runtime gets that error too.
 
-    loop = asyncio.get_running_loop()
-    opened: asyncio.Future[Runtime] = loop.create_future()
+    The tools are registered, and the runtime opened, once ``initialize`` is answered:
+    importing them (the services, repositories and models) and opening the database
+    would otherwise delay that answer. (After a second without a request, the runtime
+    opens anyway.)"""
+    from zava.server.app import build_deferred_server
+    from zava.server.identity import FixedCaller
+    from zava.server.stdio import serve_stdio
+
+    opened: asyncio.Future[Runtime] = asyncio.get_running_loop().create_future()
+    server = build_deferred_server(opened, FixedCaller(caller))
+    assert server.registration is not None
+    registered = server.registration.registered
     release = asyncio.Event()
 
     async def hold() -> None:
         """Open the runtime, check the caller, and keep it open until released."""
         try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(registered.wait(), 1.0)
+            from zava.server.runtime import open_runtime
+
             async with open_runtime(settings, shared=False) as runtime:
                 async with runtime.unit(caller):  # refuses an unknown manager
                     pass
@@ -192,13 +205,8 @@ async def _serve_stdio_opening(settings: Settings, caller: uuid.UUID) -> None:
                     opened.cancel()
             raise
 
-    from zava.server.app import build_server
-    from zava.server.identity import FixedCaller
-    from zava.server.stdio import serve_stdio
-
     holding = asyncio.create_task(hold())
-    serving = asyncio.create_task(_until_terminated(
-        serve_stdio(build_server(opened, FixedCaller(caller))), settings, opened))
+    serving = asyncio.create_task(_until_terminated(serve_stdio(server), settings, opened))
     await asyncio.wait({holding, serving}, return_when=asyncio.FIRST_COMPLETED)
     if holding.done():  # the runtime failed to open (or to close): stop serving
         serving.cancel()
