@@ -16,7 +16,6 @@ from uuid import UUID
 import platformdirs
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from sqlalchemy.engine import URL, make_url
 
 from zava.errors import ConfigurationError
 
@@ -42,6 +41,10 @@ _ASYNC_DRIVER = "postgresql+asyncpg"
 
 def normalise_database_url(raw: str) -> str:
     """Return ``raw`` with the asyncpg driver, accepting ``postgres://`` and ``postgresql://``."""
+    # SQLAlchemy is imported when used: a stdio server on the embedded database answers
+    # ``initialize`` before it needs it (benchmarks/startup.py).
+    from sqlalchemy.engine import make_url
+
     try:
         url = make_url(raw.strip())
     except Exception as exc:  # sqlalchemy raises ArgumentError with the URL in it
@@ -58,7 +61,9 @@ def normalise_database_url(raw: str) -> str:
 
 def mask_database_url(raw: str) -> str:
     """Return the URL with its password replaced by ``***``."""
-    url: URL = make_url(raw)
+    from sqlalchemy.engine import make_url
+
+    url = make_url(raw)
     return url.render_as_string(hide_password=True)
 
 

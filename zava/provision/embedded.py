@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from loguru import logger
-from sqlalchemy.engine import URL
 
 from zava.errors import ConfigurationError
 
@@ -38,6 +37,8 @@ class EmbeddedCluster:
 
     def url(self, role: str) -> str:
         """The asyncpg URL for ``role`` on this cluster's database (unix socket, trust)."""
+        from sqlalchemy.engine import URL
+
         return URL.create(
             "postgresql+asyncpg",
             username=role,
