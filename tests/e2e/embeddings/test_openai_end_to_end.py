@@ -45,6 +45,8 @@ async def test_refused_then_reembedded_then_served(seeded_database: EmbeddedClus
         assert ("the product vectors were made with all-MiniLM-L6-v2 (384 dims) but the "
                 "server is configured for text-embedding-3-small (1536 dims)") in message
         assert "`zava db reembed`" in message
+        # The question is embedded before the search's first statement checks the space.
+        assert len(fake.requests) == 1
 
         reembed = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "zava", "db", "reembed", env=env,
@@ -54,7 +56,7 @@ async def test_refused_then_reembedded_then_served(seeded_database: EmbeddedClus
         assert "re-embedded 428 products with text-embedding-3-small (1536 dims" in \
             stderr.decode()
         catalog_requests = len(fake.requests)
-        assert catalog_requests == 7  # 428 texts in batches of 64
+        assert catalog_requests == 1 + 7  # 428 texts in batches of 64
 
         failed, message, found = await search(env, "market patio umbrella with tilt")
         assert not failed, message
