@@ -7,7 +7,6 @@ import contextlib
 import os
 import signal
 import socket
-import stat
 import sys
 import uuid
 from collections.abc import Coroutine
@@ -87,7 +86,9 @@ def serve(ctx: click.Context, transport: str, rls_user: uuid.UUID | None, host: 
         on_started = announce_started(started_fd)
 
     async def work() -> None:
-        if transport == "stdio" and _pipes():
+        from zava.server.stdio import on_pipes
+
+        if transport == "stdio" and on_pipes():
             assert caller is not None
             await _serve_stdio_opening(settings, caller)
             return
@@ -140,25 +141,6 @@ def _supervise(ctx: click.Context, workers: int) -> None:
                             workers=workers, host=params["host"], port=params["port"],
                             stop_timeout_s=settings.http_shutdown_timeout_s + 10)
     sys.exit(supervisor.run())
-
-
-def _pipes() -> bool:
-    """Stdin and stdout are two pipes or stream sockets (what MCP clients give a server,
-    and what ``serve_stdio`` serves on the event loop, where serving can be cancelled)."""
-    modes = []
-    for fd in (0, 1):
-        try:
-            status = os.fstat(fd)
-        except OSError:
-            return False
-        if stat.S_ISSOCK(status.st_mode):
-            with socket.socket(fileno=os.dup(fd)) as probe:
-                if probe.type != socket.SOCK_STREAM:
-                    return False
-        elif not stat.S_ISFIFO(status.st_mode):
-            return False
-        modes.append((status.st_dev, status.st_ino))
-    return modes[0] != modes[1]
 
 
 async def _serve_stdio_opening(settings: Settings, caller: uuid.UUID) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-import asyncpg
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from zava.config import Settings
 from zava.provision import bootstrap, migrations
@@ -47,13 +48,10 @@ async def open_target(settings: Settings, *, migrate_embedded: bool = True) -> D
 
 
 async def _revision(cluster: EmbeddedCluster) -> str | None:
-    """The embedded database's migration revision (None: none yet, or several)."""
-    conn = await asyncpg.connect(host=str(cluster.socket_dir), port=cluster.port,
-                                 user="postgres", database=cluster.database)
+    """The embedded database's migration revision (None before the first migration)."""
+    engine = create_async_engine(cluster.admin_url, poolclass=NullPool)
     try:
-        if await conn.fetchval("SELECT to_regclass('public.alembic_version')") is None:
-            return None
-        versions = await conn.fetch("SELECT version_num FROM public.alembic_version")
+        async with engine.connect() as connection:
+            return await migrations.current_revision(connection)
     finally:
-        await conn.close()
-    return str(versions[0][0]) if len(versions) == 1 else None
+        await engine.dispose()

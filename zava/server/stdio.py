@@ -289,6 +289,13 @@ def _same_file(first: int, second: int) -> bool:
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
+def on_pipes() -> bool:
+    """Stdin and stdout are two pipes or stream sockets (what MCP clients give a server):
+    served on the event loop, where serving can be cancelled. Anything else (a terminal,
+    a file, one socket for both directions) is served by the SDK's transport."""
+    return _kind(0) is not None and _kind(1) is not None and not _same_file(0, 1)
+
+
 @asynccontextmanager
 async def _claimed(fd: int, diversion: int) -> AsyncIterator[int]:
     """A private duplicate of ``fd`` (the wire) while ``fd`` points at ``diversion``;
@@ -393,7 +400,7 @@ async def serve_streams(server: Server[Any], incoming: StdinMessages,
 async def serve_stdio(server: MCPServer[Any]) -> None:
     """Serve ``server`` over stdin and stdout until stdin closes: on the event loop when
     both are pipes or sockets (what MCP clients give a server), else the SDK's way."""
-    if _kind(0) is None or _kind(1) is None or _same_file(0, 1):
+    if not on_pipes():
         await server.run_stdio_async()
         return
     lowlevel = server._lowlevel_server  # what run_stdio_async runs, on these streams
